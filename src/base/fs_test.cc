@@ -1,0 +1,60 @@
+#include "base/fs.h"
+
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+namespace kiln {
+namespace {
+
+TEST(FsTest, CleanPathMatchesGoSemantics) {
+  EXPECT_EQ(CleanPath(""), ".");
+  EXPECT_EQ(CleanPath("a/../b/./c"), "b/c");
+  EXPECT_EQ(CleanPath("/../x"), "/x");
+  EXPECT_EQ(CleanPath("../x"), "../x");
+  EXPECT_EQ(CleanPath("//a//b/"), "/a/b");
+  EXPECT_EQ(CleanPath("a/.."), ".");
+}
+
+TEST(FsTest, JoinDirnameBasename) {
+  EXPECT_EQ(JoinPath("/a/", "/b"), "/a/b");
+  EXPECT_EQ(JoinPath("/", "b"), "/b");
+  EXPECT_EQ(Dirname("/a/b"), "/a");
+  EXPECT_EQ(Dirname("/a"), "/");
+  EXPECT_EQ(Dirname("a"), ".");
+  EXPECT_EQ(Basename("/a/b/"), "b");
+}
+
+TEST(FsTest, AtomicWriteReplacesAndLeavesNoTemp) {
+  auto dir = TempDir::Create();
+  ASSERT_TRUE(dir);
+  std::string p = dir->path() + "/f";
+  ASSERT_TRUE(WriteFileAtomic(p, "one"));
+  ASSERT_TRUE(WriteFileAtomic(p, "two"));
+  EXPECT_EQ(*ReadFile(p), "two");
+  ASSERT_TRUE(RemoveAll(p));
+  EXPECT_FALSE(PathExists(p));
+  EXPECT_EQ(::rmdir(dir->path().c_str()), 0) << "temp file left behind";
+  ASSERT_TRUE(MakeDirs(dir->path()));
+}
+
+TEST(FsTest, RemoveAllDoesNotFollowSymlinks) {
+  auto dir = TempDir::Create();
+  auto outside = TempDir::Create();
+  ASSERT_TRUE(WriteFile(outside->path() + "/keep", "x"));
+  ASSERT_TRUE(MakeDirs(dir->path() + "/a/b"));
+  ASSERT_EQ(::symlink(outside->path().c_str(), (dir->path() + "/a/b/link").c_str()), 0);
+  ASSERT_TRUE(RemoveAll(dir->path() + "/a"));
+  EXPECT_FALSE(PathExists(dir->path() + "/a"));
+  EXPECT_TRUE(PathExists(outside->path() + "/keep"));
+}
+
+TEST(FsTest, ReadMissingFileIsNotFound) {
+  auto r = ReadFile("/nonexistent/kiln");
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code(), ErrorCode::kNotFound);
+  EXPECT_EQ(r.error().message(), "open /nonexistent/kiln: No such file or directory");
+}
+
+}  // namespace
+}  // namespace kiln

@@ -1,0 +1,31 @@
+#pragma once
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace kiln {
+
+std::vector<std::string> Split(std::string_view s, char sep);
+// Splits on the first `sep`; `second` is empty (and `found` false) if absent.
+struct Cut {
+  std::string_view first, second;
+  bool found = false;
+};
+Cut CutString(std::string_view s, char sep);
+std::string Join(const std::vector<std::string>& parts, std::string_view sep);
+std::string_view TrimSpace(std::string_view s);
+std::string ToLower(std::string_view s);
+bool StartsWith(std::string_view s, std::string_view prefix);
+bool EndsWith(std::string_view s, std::string_view suffix);
+// Double-quoted with C-style escapes, for error messages: "a\"b".
+std::string Quote(std::string_view s);
+
+// Levenshtein distance, capped: returns max_distance + 1 once exceeded.
+int EditDistance(std::string_view a, std::string_view b, int max_distance = 1 << 20);
+// The candidate closest to `word` (case-insensitive) within a distance that
+// grows with the word's length, or "" if none is close: drives every
+// "did you mean ...?" (ninja's SpellcheckString).
+std::string Spellcheck(std::string_view word, const std::vector<std::string>& candidates);
+
+}  // namespace kiln
