@@ -1,0 +1,63 @@
+#include "cli/progress.h"
+
+#include <gtest/gtest.h>
+
+#include <cstdio>
+
+namespace kiln::cli {
+namespace {
+
+using solver::ProgressEvent;
+using Kind = solver::ProgressEvent::Kind;
+
+std::string Render(ProgressMode mode, const std::vector<ProgressEvent>& events) {
+  char* buf = nullptr;
+  size_t len = 0;
+  FILE* f = open_memstream(&buf, &len);
+  {
+    auto r = NewProgressRenderer(mode, f);
+    for (const auto& e : events) r->Event(e);
+    r->Finish();
+  }
+  std::fclose(f);
+  std::string out(buf, len);
+  std::free(buf);
+  return out;
+}
+
+const std::vector<ProgressEvent> kEvents = {
+    {Kind::kStepStarted, 1, "[1/2] RUN echo hi", "", 1, 0, 0.01},
+    {Kind::kStepOutput, 1, "", "hi\npart", 1, 0, 0.2},
+    {Kind::kStepOutput, 1, "", "ial\n", 1, 0, 0.25},
+    {Kind::kStepDone, 1, "", "", 1, 0.31, 0.32},
+    {Kind::kStepCached, 2, "[2/2] COPY . /app", "", 1, 0, 0.4},
+};
+
+TEST(ProgressTest, PlainMatchesBuildKitLayout) {
+  EXPECT_EQ(Render(ProgressMode::kPlain, kEvents),
+            "#1 [1/2] RUN echo hi\n"
+            "#1 0.200 hi\n"
+            "#1 0.250 partial\n"
+            "#1 DONE 0.3s\n"
+            "\n"
+            "#2 [2/2] COPY . /app\n"
+            "#2 CACHED\n");
+}
+
+TEST(ProgressTest, RawJsonIsOneObjectPerLine) {
+  std::string out = Render(ProgressMode::kRawJson, {kEvents[0], kEvents[3]});
+  EXPECT_EQ(out,
+            "{\"elapsed\":0.01,\"event\":\"started\",\"name\":\"[1/2] RUN echo hi\",\"step\":1}\n"
+            "{\"elapsed\":0.32,\"event\":\"done\",\"seconds\":0.31,\"step\":1}\n");
+}
+
+TEST(ProgressTest, QuietPrintsNothing) { EXPECT_EQ(Render(ProgressMode::kQuiet, kEvents), ""); }
+
+TEST(ProgressTest, ParseModeRejectsUnknown) {
+  EXPECT_EQ(*ParseProgressMode("rawjson"), ProgressMode::kRawJson);
+  EXPECT_EQ(ParseProgressMode("fancy").error().message(),
+            "invalid --progress value \"fancy\": want auto, tty, plain, rawjson or quiet");
+}
+
+}  // namespace
+}  // namespace kiln::cli
