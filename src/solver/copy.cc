@@ -1,0 +1,498 @@
+#include "solver/copy.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <linux/openat2.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/sendfile.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <map>
+
+#include "base/strings.h"
+
+namespace kiln::solver {
+
+namespace {
+
+std::string RelativeToRoot(const std::string& path) {
+  std::string clean = CleanPath("/" + path);
+  return clean == "/" ? "." : clean.substr(1);
+}
+
+Result<std::vector<std::string>> ListDir(int dirfd, const std::string& shown) {
+  int fd = ::openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) return Fail(Error::Io(shown, errno, "open"));
+  DIR* dir = ::fdopendir(fd);
+  if (!dir) {
+    ::close(fd);
+    return Fail(Error::Io(shown, errno, "opendir"));
+  }
+  std::vector<std::string> names;
+  while (struct dirent* de = ::readdir(dir)) {
+    std::string_view n = de->d_name;
+    if (n != "." && n != "..") names.emplace_back(n);
+  }
+  ::closedir(dir);
+  std::sort(names.begin(), names.end());
+  return names;
+}
+
+std::string JoinRel(const std::string& dir, const std::string& name) {
+  return dir.empty() || dir == "." ? name : dir + "/" + name;
+}
+
+}  // namespace
+
+Result<Fd> OpenInRoot(int root_fd, const std::string& path, int flags, FollowLast follow) {
+  std::string rel = RelativeToRoot(path);
+  struct open_how how = {};
+  how.flags = static_cast<uint64_t>(flags | O_CLOEXEC | (follow == FollowLast::kNo ? O_NOFOLLOW : 0));
+  how.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS | RESOLVE_NO_XDEV;
+  long fd = ::syscall(SYS_openat2, root_fd, rel.c_str(), &how, sizeof how);
+  if (fd < 0 && errno == EXDEV) {
+    // The root may itself hold mounts (a bind-mounted context); allow
+    // crossing them, still confined to the root.
+    how.resolve &= ~static_cast<uint64_t>(RESOLVE_NO_XDEV);
+    fd = ::syscall(SYS_openat2, root_fd, rel.c_str(), &how, sizeof how);
+  }
+  if (fd < 0) return Fail(Error::Io("/" + (rel == "." ? std::string() : rel), errno, "open"));
+  return Fd(static_cast<int>(fd));
+}
+
+namespace {
+Result<void> MkdirAllInRootDepth(int root_fd, const std::string& path, uid_t uid, gid_t gid, int depth);
+}
+
+Result<void> MkdirAllInRoot(int root_fd, const std::string& path, uid_t uid, gid_t gid) {
+  return MkdirAllInRootDepth(root_fd, path, uid, gid, 0);
+}
+
+namespace {
+Result<void> MkdirAllInRootDepth(int root_fd, const std::string& path, uid_t uid, gid_t gid, int depth) {
+  if (depth > 40) return Fail(Error::Io(path, ELOOP, "mkdir"));
+  std::string rel = RelativeToRoot(path);
+  if (rel == ".") return Ok();
+  std::string prefix;
+  for (const auto& part : Split(rel, '/')) {
+    std::string parent = prefix.empty() ? "." : prefix;
+    prefix = JoinRel(prefix, part);
+    auto existing = OpenInRoot(root_fd, prefix, O_PATH | O_DIRECTORY);
+    if (existing) continue;
+    if (existing.error().sys_errno() == ENOTDIR)
+      return Fail(Error::Invalid(fmt::format("cannot create directory /{}: /{} is not a directory", rel, prefix)));
+    if (existing.error().sys_errno() != ENOENT) return Fail(std::move(existing).error());
+    KILN_TRY_ASSIGN(Fd parent_fd, OpenInRoot(root_fd, parent, O_PATH | O_DIRECTORY));
+    char link[4096];
+    ssize_t n = ::readlinkat(parent_fd.get(), part.c_str(), link, sizeof link);
+    if (n >= 0) {
+      // A dangling symlink: create what it points to, inside the root.
+      std::string target(link, n);
+      std::string resolved = target.starts_with('/') ? target : "/" + JoinRel(parent, target);
+      KILN_TRY(MkdirAllInRootDepth(root_fd, resolved, uid, gid, depth + 1));
+      continue;
+    }
+    if (::mkdirat(parent_fd.get(), part.c_str(), 0755) != 0 && errno != EEXIST)
+      return Fail(Error::Io("/" + prefix, errno, "mkdir"));
+    if (::fchownat(parent_fd.get(), part.c_str(), uid, gid, AT_SYMLINK_NOFOLLOW) != 0)
+      return Fail(Error::Io("/" + prefix, errno, "chown"));
+    // mkdirat honours the umask; make the mode exact.
+    KILN_TRY_ASSIGN(Fd dir, OpenInRoot(root_fd, prefix, O_RDONLY | O_DIRECTORY, FollowLast::kNo));
+    ::fchmod(dir.get(), 0755);
+  }
+  return Ok();
+}
+}  // namespace
+
+bool HasWildcard(std::string_view s) { return s.find_first_of("*?[\\") != std::string_view::npos; }
+
+namespace {
+
+// One step of Go's path.Match: does `chunk` (no '*') match a prefix of `s`?
+// Returns the rest of `s`, or nullopt; kInvalid for a bad class.
+Result<std::optional<std::string_view>> MatchChunk(std::string_view chunk, std::string_view s) {
+  while (!chunk.empty()) {
+    if (s.empty()) return std::optional<std::string_view>();
+    switch (chunk[0]) {
+      case '[': {
+        char c = s[0];
+        s.remove_prefix(1);
+        chunk.remove_prefix(1);
+        bool negated = !chunk.empty() && chunk[0] == '^';
+        if (negated) chunk.remove_prefix(1);
+        bool match = false;
+        int nrange = 0;
+        for (;;) {
+          if (!chunk.empty() && chunk[0] == ']' && nrange > 0) {
+            chunk.remove_prefix(1);
+            break;
+          }
+          auto get = [&](char& out) -> bool {
+            if (chunk.empty() || chunk[0] == '-' || chunk[0] == ']') return false;
+            if (chunk[0] == '\\') {
+              chunk.remove_prefix(1);
+              if (chunk.empty()) return false;
+            }
+            out = chunk[0];
+            chunk.remove_prefix(1);
+            return true;
+          };
+          char lo, hi;
+          if (!get(lo)) return Fail(Error::Invalid("syntax error in pattern"));
+          hi = lo;
+          if (!chunk.empty() && chunk[0] == '-') {
+            chunk.remove_prefix(1);
+            if (!get(hi)) return Fail(Error::Invalid("syntax error in pattern"));
+          }
+          if (lo <= c && c <= hi) match = true;
+          ++nrange;
+        }
+        if (match == negated) return std::optional<std::string_view>();
+        break;
+      }
+      case '?':
+        if (s[0] == '/') return std::optional<std::string_view>();
+        s.remove_prefix(1);
+        chunk.remove_prefix(1);
+        break;
+      case '\\':
+        chunk.remove_prefix(1);
+        if (chunk.empty()) return Fail(Error::Invalid("syntax error in pattern"));
+        [[fallthrough]];
+      default:
+        if (chunk[0] != s[0]) return std::optional<std::string_view>();
+        s.remove_prefix(1);
+        chunk.remove_prefix(1);
+    }
+  }
+  return std::optional<std::string_view>(s);
+}
+
+}  // namespace
+
+Result<bool> MatchPattern(std::string_view pattern, std::string_view name) {
+  while (!pattern.empty()) {
+    bool star = false;
+    while (!pattern.empty() && pattern[0] == '*') {
+      pattern.remove_prefix(1);
+      star = true;
+    }
+    // The next chunk runs to the next unescaped '*' outside a class.
+    size_t i = 0;
+    bool in_class = false;
+    for (; i < pattern.size(); ++i) {
+      char c = pattern[i];
+      if (c == '\\' && i + 1 < pattern.size()) ++i;
+      else if (c == '[') in_class = true;
+      else if (c == ']') in_class = false;
+      else if (c == '*' && !in_class) break;
+    }
+    std::string_view chunk = pattern.substr(0, i);
+    pattern.remove_prefix(i);
+    if (star && chunk.empty()) return name.find('/') == std::string_view::npos;
+    KILN_TRY_ASSIGN(auto rest, MatchChunk(chunk, name));
+    if (rest && (rest->empty() || !pattern.empty())) {
+      name = *rest;
+      continue;
+    }
+    if (star) {
+      bool found = false;
+      for (size_t k = 0; k < name.size() && name[k] != '/'; ++k) {
+        KILN_TRY_ASSIGN(auto r, MatchChunk(chunk, name.substr(k + 1)));
+        if (r && (pattern.empty() ? r->empty() : true)) {
+          name = *r;
+          found = true;
+          break;
+        }
+      }
+      if (found) continue;
+    }
+    return false;
+  }
+  return name.empty();
+}
+
+Result<std::vector<std::string>> ExpandSources(int root_fd, const std::string& pattern, const ExcludeFn& excluded) {
+  std::string rel = RelativeToRoot(pattern);
+  if (!HasWildcard(rel)) {
+    auto fd = OpenInRoot(root_fd, rel, O_PATH);
+    if (!fd || (rel != "." && excluded && excluded(rel)))
+      return Fail(Error::NotFound(fmt::format("\"/{}\": not found", rel == "." ? "" : rel)));
+    return std::vector<std::string>{rel};
+  }
+  std::vector<std::string> current = {"."};
+  for (const auto& part : Split(rel, '/')) {
+    std::vector<std::string> next;
+    for (const auto& dir : current) {
+      if (!HasWildcard(part)) {
+        std::string p = JoinRel(dir, part);
+        if (OpenInRoot(root_fd, p, O_PATH)) next.push_back(p);
+        continue;
+      }
+      auto dfd = OpenInRoot(root_fd, dir, O_RDONLY | O_DIRECTORY);
+      if (!dfd) continue;
+      KILN_TRY_ASSIGN(auto names, ListDir(dfd->get(), dir));
+      for (const auto& n : names) {
+        KILN_TRY_ASSIGN(bool m, MatchPattern(part, n));
+        if (m) next.push_back(JoinRel(dir, n));
+      }
+    }
+    current = std::move(next);
+  }
+  std::vector<std::string> out;
+  for (auto& p : current)
+    if (!(excluded && excluded(p))) out.push_back(std::move(p));
+  if (out.empty()) return Fail(Error::NotFound(fmt::format("no source files were specified matching \"{}\"", pattern)));
+  return out;
+}
+
+namespace {
+
+Result<Digest> HashFileContent(int fd, const std::string& shown) {
+  Sha256 h;
+  std::string buf(1 << 20, '\0');
+  for (;;) {
+    ssize_t n = ::read(fd, buf.data(), buf.size());
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return Fail(Error::Io(shown, errno, "read"));
+    }
+    if (n == 0) break;
+    h.Update(buf.data(), n);
+  }
+  return h.Finish();
+}
+
+// Appends one record per entry; see docs/formats/cache-key.md.
+Result<void> HashEntry(int dirfd, const std::string& name, const std::string& rel, const ExcludeFn& excluded,
+                       Sha256& h, bool follow) {
+  struct stat st;
+  if (::fstatat(dirfd, name.c_str(), &st, follow ? 0 : AT_SYMLINK_NOFOLLOW) != 0)
+    return Fail(Error::Io(rel, errno, "stat"));
+  std::string record = rel;
+  record += '\0';
+  record += fmt::format("{:o}", st.st_mode);
+  record += '\0';
+  if (S_ISREG(st.st_mode)) {
+    int fd = ::openat(dirfd, name.c_str(), O_RDONLY | O_CLOEXEC | (follow ? 0 : O_NOFOLLOW));
+    if (fd < 0) return Fail(Error::Io(rel, errno, "open"));
+    Fd owned(fd);
+    KILN_TRY_ASSIGN(Digest d, HashFileContent(fd, rel));
+    record += d.hex();
+  } else if (S_ISLNK(st.st_mode)) {
+    char target[4096];
+    ssize_t n = ::readlinkat(dirfd, name.c_str(), target, sizeof target);
+    if (n < 0) return Fail(Error::Io(rel, errno, "readlink"));
+    record.append(target, n);
+  } else if (S_ISCHR(st.st_mode) || S_ISBLK(st.st_mode)) {
+    record += fmt::format("{}", st.st_rdev);
+  }
+  record += '\n';
+  h.Update(record);
+  if (S_ISDIR(st.st_mode)) {
+    int fd = ::openat(dirfd, name.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC | (follow ? 0 : O_NOFOLLOW));
+    if (fd < 0) return Fail(Error::Io(rel, errno, "open"));
+    Fd owned(fd);
+    KILN_TRY_ASSIGN(auto names, ListDir(fd, rel));
+    for (const auto& n : names) {
+      std::string child = JoinRel(rel, n);
+      if (excluded && excluded(child)) continue;
+      KILN_TRY(HashEntry(fd, n, child, excluded, h, false));
+    }
+  }
+  return Ok();
+}
+
+}  // namespace
+
+Result<Digest> HashPath(int root_fd, const std::string& rel_in, const ExcludeFn& excluded) {
+  std::string rel = RelativeToRoot(rel_in);
+  std::string parent = Dirname(rel), name = Basename(rel);
+  if (rel == ".") {
+    parent = ".";
+    name = ".";
+  }
+  KILN_TRY_ASSIGN(Fd pfd, OpenInRoot(root_fd, parent, O_RDONLY | O_DIRECTORY));
+  Sha256 h;
+  KILN_TRY(HashEntry(pfd.get(), name, rel, excluded, h, true));
+  return h.Finish();
+}
+
+namespace {
+
+struct Copier {
+  int dst_root;
+  const CopyOptions& opt;
+  std::map<std::pair<dev_t, ino_t>, std::string> links;  // source inode -> dest path
+
+  uid_t Uid(const struct stat& st) const {
+    if (opt.uid) return *opt.uid;
+    return opt.owners == CopyOptions::Owners::kSourceOwners ? st.st_uid : 0;
+  }
+  gid_t Gid(const struct stat& st) const {
+    if (opt.gid) return *opt.gid;
+    if (opt.uid) return *opt.uid;  // --chown=user without a group uses the user's id, as docker does
+    return opt.owners == CopyOptions::Owners::kSourceOwners ? st.st_gid : 0;
+  }
+  mode_t Mode(const struct stat& st) const {
+    if (opt.chmod) return *opt.chmod;
+    return st.st_mode & 07777;
+  }
+
+  // Removes whatever is at `name` in `dirfd` unless it is a directory and
+  // `keep_dir` is set. Returns true if a directory was kept.
+  Result<bool> ClearDest(int dirfd, const std::string& name, const std::string& shown, bool keep_dir) {
+    struct stat st;
+    if (::fstatat(dirfd, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) return false;
+    if (S_ISDIR(st.st_mode)) {
+      if (keep_dir) return true;
+      return Fail(Error::Invalid(fmt::format("cannot replace directory {} with a non-directory", shown)));
+    }
+    if (::unlinkat(dirfd, name.c_str(), 0) != 0) return Fail(Error::Io(shown, errno, "unlink"));
+    return false;
+  }
+
+  Result<void> CopyFileData(int src, int dst, const std::string& shown) {
+    for (;;) {
+      ssize_t n = ::copy_file_range(src, nullptr, dst, nullptr, 1 << 30, 0);
+      if (n == 0) return Ok();
+      if (n > 0) continue;
+      if (errno == EINTR) continue;
+      if (errno == EXDEV || errno == EINVAL || errno == ENOSYS || errno == EOPNOTSUPP) break;
+      return Fail(Error::Io(shown, errno, "copy"));
+    }
+    std::string buf(1 << 20, '\0');
+    for (;;) {
+      ssize_t n = ::read(src, buf.data(), buf.size());
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0) return Fail(Error::Io(shown, errno, "read"));
+      if (n == 0) return Ok();
+      KILN_TRY(WriteAll(dst, std::string_view(buf.data(), n), shown));
+    }
+  }
+
+  // Copies entry `sname` of source dir `sdir` to `dname` in dest dir `ddir`.
+  Result<void> Entry(int sdir, const std::string& sname, int ddir, const std::string& dname, const std::string& shown,
+                     bool follow_src, const std::string& src_rel) {
+    struct stat st;
+    if (::fstatat(sdir, sname.c_str(), &st, follow_src ? 0 : AT_SYMLINK_NOFOLLOW) != 0)
+      return Fail(Error::Io(src_rel, errno, "stat"));
+    if (S_ISDIR(st.st_mode)) {
+      KILN_TRY_ASSIGN(bool kept, ClearDest(ddir, dname, shown, true));
+      if (!kept && ::mkdirat(ddir, dname.c_str(), 0700) != 0) return Fail(Error::Io(shown, errno, "mkdir"));
+      int s = ::openat(sdir, sname.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC | (follow_src ? 0 : O_NOFOLLOW));
+      if (s < 0) return Fail(Error::Io(src_rel, errno, "open"));
+      Fd sfd(s);
+      int d = ::openat(ddir, dname.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+      if (d < 0) return Fail(Error::Io(shown, errno, "open"));
+      Fd dfd(d);
+      KILN_TRY(Contents(s, d, shown, src_rel));
+      if (::fchown(d, Uid(st), Gid(st)) != 0) return Fail(Error::Io(shown, errno, "chown"));
+      if (::fchmod(d, Mode(st)) != 0) return Fail(Error::Io(shown, errno, "chmod"));
+      struct timespec times[2] = {st.st_atim, st.st_mtim};
+      ::futimens(d, times);
+      return Ok();
+    }
+    KILN_TRY(ClearDest(ddir, dname, shown, false));
+    if (S_ISREG(st.st_mode) && st.st_nlink > 1) {
+      auto it = links.find({st.st_dev, st.st_ino});
+      if (it != links.end()) {
+        auto target = OpenInRoot(dst_root, it->second, O_PATH, FollowLast::kNo);
+        if (target && ::linkat(target->get(), "", ddir, dname.c_str(), AT_EMPTY_PATH) == 0) return Ok();
+      }
+      links[{st.st_dev, st.st_ino}] = shown;
+    }
+    if (S_ISREG(st.st_mode)) {
+      int s = ::openat(sdir, sname.c_str(), O_RDONLY | O_CLOEXEC | (follow_src ? 0 : O_NOFOLLOW));
+      if (s < 0) return Fail(Error::Io(src_rel, errno, "open"));
+      Fd sfd(s);
+      return RegularFile(s, st, ddir, dname, shown);
+    }
+    if (S_ISLNK(st.st_mode)) {
+      char target[4096];
+      ssize_t n = ::readlinkat(sdir, sname.c_str(), target, sizeof target - 1);
+      if (n < 0) return Fail(Error::Io(src_rel, errno, "readlink"));
+      target[n] = 0;
+      if (::symlinkat(target, ddir, dname.c_str()) != 0) return Fail(Error::Io(shown, errno, "symlink"));
+      ::fchownat(ddir, dname.c_str(), Uid(st), Gid(st), AT_SYMLINK_NOFOLLOW);
+      struct timespec times[2] = {st.st_atim, st.st_mtim};
+      ::utimensat(ddir, dname.c_str(), times, AT_SYMLINK_NOFOLLOW);
+      return Ok();
+    }
+    // Devices, fifos, sockets.
+    if (::mknodat(ddir, dname.c_str(), st.st_mode, st.st_rdev) != 0) return Fail(Error::Io(shown, errno, "mknod"));
+    ::fchownat(ddir, dname.c_str(), Uid(st), Gid(st), AT_SYMLINK_NOFOLLOW);
+    return Ok();
+  }
+
+  Result<void> RegularFile(int s, const struct stat& st, int ddir, const std::string& dname,
+                          const std::string& shown) {
+    int d = ::openat(ddir, dname.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+    if (d < 0) return Fail(Error::Io(shown, errno, "create"));
+    Fd dfd(d);
+    KILN_TRY(CopyFileData(s, d, shown));
+    if (::fchown(d, Uid(st), Gid(st)) != 0) return Fail(Error::Io(shown, errno, "chown"));
+    if (::fchmod(d, Mode(st)) != 0) return Fail(Error::Io(shown, errno, "chmod"));
+    struct timespec times[2] = {st.st_atim, st.st_mtim};
+    ::futimens(d, times);
+    return Ok();
+  }
+
+  Result<void> Contents(int sdir, int ddir, const std::string& shown, const std::string& src_rel) {
+    KILN_TRY_ASSIGN(auto names, ListDir(sdir, src_rel));
+    for (const auto& n : names) {
+      std::string child_rel = JoinRel(src_rel, n);
+      if (opt.excluded && opt.excluded(child_rel)) continue;
+      KILN_TRY(Entry(sdir, n, ddir, n, shown == "/" ? "/" + n : shown + "/" + n, false, child_rel));
+    }
+    return Ok();
+  }
+};
+
+}  // namespace
+
+Result<void> CopyPath(int src_root_fd, const std::string& src_rel_in, int dst_root_fd, const std::string& dst_path,
+                      DestKind dest_kind, const CopyOptions& options) {
+  std::string src_rel = RelativeToRoot(src_rel_in);
+  std::string dst = CleanPath("/" + dst_path);
+  Copier copier{dst_root_fd, options, {}};
+  // The source itself is followed if it is a symlink (BuildKit's
+  // FollowSymlinks for COPY sources), but only inside its root.
+  KILN_TRY_ASSIGN(Fd src, OpenInRoot(src_root_fd, src_rel, O_PATH));
+  struct stat st;
+  if (::fstat(src.get(), &st) != 0) return Fail(Error::Io(src_rel, errno, "stat"));
+  if (S_ISDIR(st.st_mode)) {
+    KILN_TRY(MkdirAllInRoot(dst_root_fd, dst, 0, 0));
+    KILN_TRY_ASSIGN(Fd s, OpenInRoot(src_root_fd, src_rel, O_RDONLY | O_DIRECTORY));
+    KILN_TRY_ASSIGN(Fd d, OpenInRoot(dst_root_fd, dst, O_RDONLY | O_DIRECTORY));
+    KILN_TRY(copier.Contents(s.get(), d.get(), dst, src_rel));
+    // The destination directory takes --chown/--chmod like its contents.
+    if (options.uid && ::fchown(d.get(), *options.uid, options.gid.value_or(*options.uid)) != 0)
+      return Fail(Error::Io(dst, errno, "chown"));
+    return Ok();
+  }
+  bool into_dir = dest_kind == DestKind::kDirectory || dst_path.ends_with('/');
+  if (!into_dir) {
+    auto existing = OpenInRoot(dst_root_fd, dst, O_PATH | O_DIRECTORY);
+    into_dir = existing.has_value();
+  }
+  std::string target = into_dir ? JoinPath(dst, Basename(src_rel == "." ? "" : src_rel)) : dst;
+  std::string parent = Dirname(target), name = Basename(target);
+  if (target == "/") return Fail(Error::Invalid("cannot copy a file to /"));
+  KILN_TRY(MkdirAllInRoot(dst_root_fd, parent, 0, 0));
+  KILN_TRY_ASSIGN(Fd pdir, OpenInRoot(dst_root_fd, parent, O_RDONLY | O_DIRECTORY));
+  // Copy from the descriptor resolved inside the source root: a symlink
+  // source was followed there, never through the host.
+  if (S_ISREG(st.st_mode)) {
+    KILN_TRY_ASSIGN(Fd s, OpenInRoot(src_root_fd, src_rel, O_RDONLY));
+    KILN_TRY(copier.ClearDest(pdir.get(), name, target, false));
+    return copier.RegularFile(s.get(), st, pdir.get(), name, target);
+  }
+  KILN_TRY_ASSIGN(Fd sparent, OpenInRoot(src_root_fd, Dirname("/" + src_rel), O_RDONLY | O_DIRECTORY));
+  return copier.Entry(sparent.get(), Basename(src_rel), pdir.get(), name, target, false, src_rel);
+}
+
+}  // namespace kiln::solver

@@ -1,0 +1,69 @@
+#pragma once
+
+// File operations for COPY and ADD: wildcard expansion in the build
+// context, content hashing for cache keys, and copying into an image rootfs.
+// Every path is resolved inside its root (openat2 RESOLVE_IN_ROOT), so a
+// symlink in the context or in the image can never lead kiln to read or
+// write a host path outside that root.
+
+#include <sys/types.h>
+
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "base/digest.h"
+#include "base/error.h"
+#include "base/fs.h"
+
+namespace kiln::solver {
+
+// Opens `path` (absolute or relative, both taken relative to `root_fd`)
+// inside the root. Symlinks are followed as the container would see them.
+// `nofollow_last` opens a final symlink itself (O_PATH|O_NOFOLLOW).
+enum class FollowLast { kYes, kNo };
+Result<Fd> OpenInRoot(int root_fd, const std::string& path, int flags, FollowLast follow = FollowLast::kYes);
+
+// mkdir -p inside the root; directories created get `uid`/`gid` and 0755.
+// Existing symlinked components are followed inside the root.
+Result<void> MkdirAllInRoot(int root_fd, const std::string& path, uid_t uid, gid_t gid);
+
+// Go's path.Match on one path: `*`, `?`, `[a-z]`, `[^a]`, `\` escapes; `*`
+// does not cross '/'. Returns kInvalid for a malformed pattern.
+Result<bool> MatchPattern(std::string_view pattern, std::string_view name);
+bool HasWildcard(std::string_view s);
+
+// Paths (relative to the root, cleaned, no leading '/') that `pattern`
+// names: the path itself when it has no wildcard and exists, else every
+// match. kNotFound names the pattern when nothing matches.
+using ExcludeFn = std::function<bool(const std::string& rel_path)>;
+Result<std::vector<std::string>> ExpandSources(int root_fd, const std::string& pattern, const ExcludeFn& excluded);
+
+// A digest of what copying `rel` would produce: for every entry below it,
+// in sorted order, its relative path, type, mode bits, link target and the
+// sha256 of its content. mtime, atime, owner and inode are left out, so
+// touching a file keeps the digest and changing one byte changes it.
+// Format: docs/formats/cache-key.md.
+Result<Digest> HashPath(int root_fd, const std::string& rel, const ExcludeFn& excluded);
+
+struct CopyOptions {
+  std::optional<uid_t> uid;  // --chown; unset keeps 0:0 (Docker's default for COPY)
+  std::optional<gid_t> gid;
+  std::optional<mode_t> chmod;  // --chmod, applied to files and dirs copied
+  ExcludeFn excluded;           // .dockerignore and --exclude
+  // With kSourceOwners, files keep the source's uid/gid (COPY --from a stage).
+  enum class Owners { kRoot, kSourceOwners } owners = Owners::kRoot;
+};
+
+// Copies `src_rel` from the source root to `dst_path` in the destination
+// root with Docker's COPY rules: a directory's contents are copied into
+// `dst_path` (created as a directory); a file lands at `dst_path`, or inside
+// it when `dst_is_dir` (dest ends in '/', names an existing directory, or
+// there are several sources). Symlinks are copied as symlinks, hard links
+// inside one copy are kept. Parent directories are created owned by root.
+enum class DestKind { kAuto, kDirectory };
+Result<void> CopyPath(int src_root_fd, const std::string& src_rel, int dst_root_fd, const std::string& dst_path,
+                      DestKind dest_kind, const CopyOptions& options);
+
+}  // namespace kiln::solver
