@@ -1,0 +1,72 @@
+#pragma once
+
+// Mount helpers with errno context. Every error names the target path and
+// the operation, e.g. `mount overlay on /x/rootfs: Invalid argument`.
+// All functions act on the calling process's mount namespace and are
+// thread-safe in the sense that the kernel serialises them.
+
+#include <sys/mount.h>
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "base/error.h"
+
+namespace kiln::sys {
+
+// mount(2). `data` may be empty. Errors: kIo/kNotFound with errno.
+[[nodiscard]] Result<void> Mount(const std::string& source, const std::string& target,
+                                 const std::string& fstype, unsigned long flags,
+                                 const std::string& data = {});
+
+enum class UnmountMode {
+  kNormal,
+  // MNT_DETACH: lazily detaches a busy mount (cleanup paths).
+  kDetach,
+};
+// umount2(2). An EINVAL for a path that is not a mount point is reported as
+// an error; callers that do not care check IsMountPoint first.
+[[nodiscard]] Result<void> Unmount(const std::string& target, UnmountMode mode = UnmountMode::kNormal);
+
+// A private tmpfs (nosuid,nodev) at `target`, e.g. options "size=64m,mode=0700".
+[[nodiscard]] Result<void> MountTmpfs(const std::string& target, const std::string& options);
+
+// An overlay at `target`: `lowerdirs` top-most first (overlay's order),
+// `upperdir`/`workdir` on the same filesystem. Uses the new mount API with
+// "lowerdir+" (no length limit, any characters in paths) and falls back to
+// mount(2) on kernels before 6.8, where the option string is limited to a
+// page and paths may not contain ',' or ':'. With no upperdir the overlay is
+// read-only and needs at least two lowerdirs. Errors: kInvalid for
+// unsupported paths in the fallback, kIo otherwise.
+[[nodiscard]] Result<void> MountOverlay(const std::vector<std::string>& lowerdirs,
+                                        const std::string& upperdir, const std::string& workdir,
+                                        const std::string& target);
+
+// One line of /proc/self/mountinfo.
+struct MountInfo {
+  int id = 0;
+  int parent_id = 0;
+  std::string root;         // root of the mount within its filesystem
+  std::string mount_point;  // unescaped
+  std::string fstype;
+  std::string source;
+  bool operator==(const MountInfo&) const = default;
+};
+
+// Parses mountinfo text (octal escapes like \040 decoded). Errors:
+// kSyntax naming "mountinfo:<line>".
+[[nodiscard]] Result<std::vector<MountInfo>> ParseMountInfo(std::string_view text);
+
+// The mounts of this process, from /proc/self/mountinfo.
+[[nodiscard]] Result<std::vector<MountInfo>> ListMounts();
+
+// Mount points equal to `dir` or below it, deepest (last mounted) first, so
+// they can be unmounted in order.
+[[nodiscard]] Result<std::vector<std::string>> MountsUnder(const std::string& dir);
+
+// Unmounts everything at or below `dir`, deepest first, detaching busy
+// mounts. Returns the first error but tries all.
+[[nodiscard]] Result<void> UnmountAllUnder(const std::string& dir);
+
+}  // namespace kiln::sys

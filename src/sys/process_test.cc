@@ -1,0 +1,126 @@
+#include "sys/process.h"
+
+#include <fcntl.h>
+#include <signal.h>
+
+#include <chrono>
+#include <thread>
+
+#include <gtest/gtest.h>
+
+#include "base/fs.h"
+#include "sys/interrupt.h"
+#include "sys/testing/fake_process_runner.h"
+
+namespace kiln::sys {
+namespace {
+
+TEST(ProcessTest, CapturesStdoutAndStderrSeparately) {
+  auto runner = NewRealProcessRunner();
+  auto out = runner->Run({{"/bin/sh", "-c", "echo out; echo err >&2; exit 3"}});
+  ASSERT_TRUE(out) << out.error().Render();
+  EXPECT_EQ(out->out, "out\n");
+  EXPECT_EQ(out->err, "err\n");
+  EXPECT_EQ(out->status, (ExitStatus{3, 0}));
+  EXPECT_EQ(DescribeExit(out->status), "exit status 3");
+}
+
+TEST(ProcessTest, EnvAndCwdAreApplied) {
+  auto runner = NewRealProcessRunner();
+  auto out = runner->Run({{"sh", "-c", "echo $FOO; pwd; env | wc -l"}, std::vector<std::string>{"FOO=bar", "PATH=/bin:/usr/bin"}, "/usr"});
+  ASSERT_TRUE(out) << out.error().Render();
+  EXPECT_EQ(out->out, "bar\n/usr\n3\n");
+}
+
+TEST(ProcessTest, ChildSeesOnlyStdio) {
+  auto leak = OpenFile("/dev/null", O_RDONLY);  // CLOEXEC anyway
+  int raw = ::open("/dev/null", O_RDONLY);      // deliberately not CLOEXEC
+  ASSERT_GE(raw, 3);
+  auto runner = NewRealProcessRunner();
+  auto out = runner->Run({{"/bin/ls", "/proc/self/fd"}});
+  ::close(raw);
+  ASSERT_TRUE(out) << out.error().Render();
+  // ls itself opens one fd for the directory it lists.
+  EXPECT_EQ(out->out, "0\n1\n2\n3\n");
+}
+
+TEST(ProcessTest, SignalledChildReportsSignal) {
+  auto runner = NewRealProcessRunner();
+  auto out = runner->Run({{"/bin/sh", "-c", "kill -9 $$"}});
+  ASSERT_TRUE(out) << out.error().Render();
+  EXPECT_EQ(out->status, (ExitStatus{137, 9}));
+  EXPECT_EQ(DescribeExit(out->status), "killed by signal 9 (Killed)");
+}
+
+TEST(ProcessTest, MissingProgramIsNotFound) {
+  auto runner = NewRealProcessRunner();
+  auto out = runner->Run({{"no-such-program-kiln"}});
+  ASSERT_FALSE(out);
+  EXPECT_EQ(out.error().code(), ErrorCode::kNotFound);
+  EXPECT_EQ(out.error().message(), "no-such-program-kiln not found in PATH");
+
+  auto abs = runner->Run({{"/nonexistent/prog"}});
+  ASSERT_FALSE(abs);
+  EXPECT_EQ(abs.error().code(), ErrorCode::kNotFound);
+  EXPECT_EQ(abs.error().message(), "exec /nonexistent/prog: No such file or directory");
+
+  auto empty = runner->Run({});
+  ASSERT_FALSE(empty);
+  EXPECT_EQ(empty.error().message(), "cannot start a process with an empty argv");
+}
+
+TEST(ProcessTest, LookPathSearchesGivenDirs) {
+  auto found = LookPath("sh", "/nonexistent:/bin");
+  ASSERT_TRUE(found);
+  EXPECT_EQ(*found, "/bin/sh");
+  auto missing = LookPath("sh", "/nonexistent");
+  ASSERT_FALSE(missing);
+  EXPECT_EQ(missing.error().message(), "sh not found in PATH");
+}
+
+TEST(ProcessTest, OutputArrivesLive) {
+  auto runner = NewRealProcessRunner();
+  auto proc = runner->Start({{"/bin/sh", "-c", "echo first; read x; echo never"}});
+  // stdin is /dev/null, so `read` returns at once; check ordering of chunks.
+  ASSERT_TRUE(proc);
+  std::string seen;
+  auto st = (*proc)->Wait([&](std::string_view c, int s) { seen += std::to_string(s) + ":" + std::string(c); });
+  ASSERT_TRUE(st);
+  EXPECT_EQ(seen, "1:first\n1:never\n");
+}
+
+TEST(ProcessTest, InterruptibleWaitReturnsAndKillStops) {
+  ResetInterrupt();
+  auto runner = NewRealProcessRunner();
+  auto proc = runner->Start({{"/bin/sleep", "30"}});
+  ASSERT_TRUE(proc);
+  std::thread t([] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    Interrupt();
+  });
+  auto start = std::chrono::steady_clock::now();
+  auto st = (*proc)->Wait({}, WaitMode::kInterruptible);
+  t.join();
+  ASSERT_FALSE(st);
+  EXPECT_EQ(st.error().code(), ErrorCode::kInterrupted);
+  (*proc)->Kill(SIGKILL);
+  auto done = (*proc)->Wait({}, WaitMode::kUninterruptible);
+  ResetInterrupt();
+  ASSERT_TRUE(done);
+  EXPECT_EQ(done->signal, SIGKILL);
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(5));
+}
+
+TEST(FakeProcessRunnerTest, RecordsAndScripts) {
+  FakeProcessRunner fake;
+  fake.Expect("runc list", {{0, 0}, "ID\n", ""});
+  auto a = fake.Run({{"runc", "list"}});
+  auto b = fake.Run({{"runc", "delete", "x"}});
+  ASSERT_TRUE(a && b);
+  EXPECT_EQ(a->out, "ID\n");
+  EXPECT_EQ(b->out, "");
+  EXPECT_EQ(fake.commands_ran(), (std::vector<std::string>{"runc list", "runc delete x"}));
+}
+
+}  // namespace
+}  // namespace kiln::sys
