@@ -1,0 +1,120 @@
+#pragma once
+
+// Word expansion exactly as BuildKit's shell lexer (frontend/dockerfile/shell)
+// does it, and the ARG/ENV scoping rules of a build. The solver walks a
+// stage's instructions through a StageEvaluator and never re-implements
+// scoping itself.
+
+#include <functional>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "base/error.h"
+#include "dockerfile/ast.h"
+
+namespace kiln::dockerfile {
+
+struct Platform {
+  std::string os = "linux";
+  std::string arch = "amd64";
+  std::string variant;  // "v7" for arm/v7; empty otherwise
+  // "linux/amd64", "linux/arm/v7".
+  std::string ToString() const;
+};
+
+// Inputs that come from the command line.
+struct EvalOptions {
+  std::map<std::string, std::string> build_args;  // --build-arg NAME=VALUE
+  Platform target_platform;                       // --platform (default: build platform)
+  Platform build_platform;                        // the host
+};
+
+// Names of the proxy ARGs BuildKit predefines (HTTP_PROXY, http_proxy, ...):
+// usable in RUN without an ARG line and kept out of image history.
+const std::vector<std::string>& ProxyArgNames();
+// TARGETPLATFORM, TARGETOS, TARGETARCH, TARGETVARIANT, BUILDPLATFORM, BUILDOS,
+// BUILDARCH, BUILDVARIANT with their values for `opts`.
+std::vector<KeyValue> PlatformArgs(const EvalOptions& opts);
+
+// Variables visible at one point of a build. ENV always shadows an ARG of the
+// same name. Plain value; copy freely.
+struct Scope {
+  std::vector<KeyValue> env;   // image config env + ENV, in order, unique keys
+  std::vector<KeyValue> args;  // ARGs that have a value, in declaration order
+  // Every ARG name declared so far (with or without value).
+  std::vector<std::string> declared;
+
+  // ENV first, then ARGs; nullopt when unset.
+  std::optional<std::string> Lookup(std::string_view name) const;
+  void SetEnv(std::string key, std::string value);
+  void SetArg(std::string key, std::optional<std::string> value);
+};
+
+// Looks a variable up during expansion; nullopt means unset.
+using Lookup = std::function<std::optional<std::string>(std::string_view)>;
+
+struct ExpandOptions {
+  char escape = '\\';
+  // When set, every variable reference that is unset is reported here (for
+  // the UndefinedVar check); expansion itself treats them as empty.
+  std::vector<std::string>* unset_names = nullptr;
+};
+
+// BuildKit's ProcessWord: expands one word, removes quotes, applies escapes.
+// kInvalid for unmatched quotes, "${", bad substitutions and `${V:?msg}`.
+[[nodiscard]] Result<std::string> ExpandWord(std::string_view word, const Lookup& lookup,
+                                             const ExpandOptions& opts = {});
+// BuildKit's ProcessWords: like ExpandWord but splits unquoted results on
+// whitespace (used for EXPOSE).
+[[nodiscard]] Result<std::vector<std::string>> ExpandWords(std::string_view word,
+                                                           const Lookup& lookup,
+                                                           const ExpandOptions& opts = {});
+
+// Returns a copy of `in` with every field BuildKit expands expanded against
+// `scope` (see docs/formats/dockerfile-expansion.md): FROM image/--platform,
+// ENV/LABEL keys and values, ARG names and defaults, COPY/ADD sources, dest,
+// --from/--chown/--chmod/--checksum/--exclude and expandable heredoc bodies,
+// EXPOSE (split), VOLUME, USER, WORKDIR, STOPSIGNAL, RUN --mount values.
+// RUN/CMD/ENTRYPOINT/SHELL/HEALTHCHECK/ONBUILD/MAINTAINER are unchanged.
+// Errors are kSyntax at the instruction's location.
+[[nodiscard]] Result<Instruction> Expand(const Instruction& in, const Scope& scope,
+                                         std::vector<std::string>* unset_names = nullptr);
+
+// The global scope: `--build-arg`s applied to the ARGs before the first
+// FROM, plus the platform ARGs. Used to expand FROM lines.
+[[nodiscard]] Result<Scope> GlobalScope(const Dockerfile& df, const EvalOptions& opts);
+
+// Walks one stage. Construct with the scope the stage starts from:
+// StartScope() for an image base, or the final scope() of the parent stage
+// for `FROM <stage>` (ARGs and ENV are inherited). Then call Step() for each
+// instruction after FROM, in order. Not thread-safe; one per stage.
+class StageEvaluator {
+ public:
+  StageEvaluator(const Scope& global, const EvalOptions& opts, Scope start);
+
+  // A fresh stage scope on top of an image whose config has `image_env`
+  // ("KEY=VALUE" strings).
+  static Scope StartScope(const std::vector<std::string>& image_env);
+
+  // Expands `in` against the current scope and applies its effect on the
+  // scope (ARG declares, ENV sets). Returns the expanded instruction.
+  [[nodiscard]] Result<Instruction> Step(const Instruction& in);
+
+  const Scope& scope() const { return scope_; }
+  // Environment for a RUN: ENV, then ARG values not shadowed, then proxy
+  // build args given on the command line; "KEY=VALUE".
+  std::vector<std::string> RunEnv() const;
+  // Build args consumed so far (names), for "unused build-arg" warnings.
+  const std::vector<std::string>& used_build_args() const { return used_; }
+
+ private:
+  const Scope& global_;
+  const EvalOptions& opts_;
+  Scope scope_;
+  std::vector<std::string> used_;
+};
+
+}  // namespace kiln::dockerfile
