@@ -65,11 +65,11 @@ std::string ConvertMediaType(std::string_view media_type, MediaTypeFamily family
 
 // platform: {architecture, os, os.version, os.features, variant}.
 struct Platform {
-  std::string architecture;
-  std::string os;
-  std::string os_version;                // "os.version"
-  std::vector<std::string> os_features;  // "os.features"
-  std::string variant;
+  std::string architecture{};
+  std::string os{};
+  std::string os_version{};                // "os.version"
+  std::vector<std::string> os_features{};  // "os.features"
+  std::string variant{};
 
   friend bool operator==(const Platform&, const Platform&) = default;
 };
@@ -77,13 +77,13 @@ struct Platform {
 // A content descriptor: {mediaType, digest, size, urls, annotations,
 // platform, artifactType}. mediaType, digest and size are always encoded.
 struct Descriptor {
-  std::string media_type;
-  Digest digest;
+  std::string media_type{};
+  Digest digest{};
   int64_t size = 0;
-  std::vector<std::string> urls;
-  std::map<std::string, std::string> annotations;
-  std::optional<Platform> platform;
-  std::string artifact_type;
+  std::vector<std::string> urls{};
+  std::map<std::string, std::string> annotations{};
+  std::optional<Platform> platform{};
+  std::string artifact_type{};
 
   friend bool operator==(const Descriptor&, const Descriptor&) = default;
 };
@@ -93,12 +93,12 @@ struct Descriptor {
 // and layers are always encoded (layers as [] when empty).
 struct Manifest {
   int schema_version = 2;
-  std::string media_type;
-  std::string artifact_type;
-  Descriptor config;
-  std::vector<Descriptor> layers;
-  std::optional<Descriptor> subject;
-  std::map<std::string, std::string> annotations;
+  std::string media_type{};
+  std::string artifact_type{};
+  Descriptor config{};
+  std::vector<Descriptor> layers{};
+  std::optional<Descriptor> subject{};
+  std::map<std::string, std::string> annotations{};
 
   friend bool operator==(const Manifest&, const Manifest&) = default;
 };
@@ -108,11 +108,11 @@ struct Manifest {
 // encoded.
 struct Index {
   int schema_version = 2;
-  std::string media_type;
-  std::string artifact_type;
-  std::vector<Descriptor> manifests;
-  std::optional<Descriptor> subject;
-  std::map<std::string, std::string> annotations;
+  std::string media_type{};
+  std::string artifact_type{};
+  std::vector<Descriptor> manifests{};
+  std::optional<Descriptor> subject{};
+  std::map<std::string, std::string> annotations{};
 
   friend bool operator==(const Index&, const Index&) = default;
 };
@@ -120,7 +120,7 @@ struct Index {
 // config.Healthcheck: {Test, Interval, Timeout, StartPeriod, StartInterval,
 // Retries}. Durations are in nanoseconds, as Go's time.Duration.
 struct Healthcheck {
-  std::vector<std::string> test;
+  std::vector<std::string> test{};
   int64_t interval = 0;
   int64_t timeout = 0;
   int64_t start_period = 0;
@@ -135,18 +135,18 @@ struct Healthcheck {
 // Shell, OnBuild, ArgsEscaped}. ExposedPorts and Volumes are JSON objects
 // whose values are {}; they are kept as sorted key sets.
 struct ContainerConfig {
-  std::string user;
-  std::vector<std::string> exposed_ports;  // "80/tcp", sorted, unique
-  std::vector<std::string> env;            // "KEY=value", in order
-  std::vector<std::string> entrypoint;
-  std::vector<std::string> cmd;
-  std::vector<std::string> volumes;  // sorted, unique
-  std::string working_dir;
-  std::map<std::string, std::string> labels;
-  std::string stop_signal;
-  std::optional<Healthcheck> healthcheck;
-  std::vector<std::string> shell;
-  std::vector<std::string> on_build;
+  std::string user{};
+  std::vector<std::string> exposed_ports{};  // "80/tcp", sorted, unique
+  std::vector<std::string> env{};          // "KEY=value", in order
+  std::vector<std::string> entrypoint{};
+  std::vector<std::string> cmd{};
+  std::vector<std::string> volumes{};  // sorted, unique
+  std::string working_dir{};
+  std::map<std::string, std::string> labels{};
+  std::string stop_signal{};
+  std::optional<Healthcheck> healthcheck{};
+  std::vector<std::string> shell{};
+  std::vector<std::string> on_build{};
   bool args_escaped = false;
 
   friend bool operator==(const ContainerConfig&, const ContainerConfig&) = default;
@@ -155,17 +155,17 @@ struct ContainerConfig {
 // rootfs: {type, diff_ids}; always encoded (diff_ids as [] when empty).
 struct RootFs {
   std::string type = "layers";
-  std::vector<Digest> diff_ids;
+  std::vector<Digest> diff_ids{};
 
   friend bool operator==(const RootFs&, const RootFs&) = default;
 };
 
 // history[i]: {created, created_by, author, comment, empty_layer}.
 struct History {
-  std::string created;  // RFC 3339, e.g. "2024-01-02T03:04:05Z"
-  std::string created_by;
-  std::string author;
-  std::string comment;
+  std::string created{};  // RFC 3339, e.g. "2024-01-02T03:04:05Z"
+  std::string created_by{};
+  std::string author{};
+  std::string comment{};
   bool empty_layer = false;
 
   friend bool operator==(const History&, const History&) = default;
@@ -176,16 +176,16 @@ struct History {
 // rootfs, history}. architecture, os and rootfs are always encoded; config
 // is encoded only when some field of it is set.
 struct ImageConfig {
-  std::string created;  // RFC 3339
-  std::string author;
-  std::string architecture;
-  std::string os;
-  std::string os_version;
-  std::vector<std::string> os_features;
-  std::string variant;
-  ContainerConfig config;
-  RootFs rootfs;
-  std::vector<History> history;
+  std::string created{};  // RFC 3339
+  std::string author{};
+  std::string architecture{};
+  std::string os{};
+  std::string os_version{};
+  std::vector<std::string> os_features{};
+  std::string variant{};
+  ContainerConfig config{};
+  RootFs rootfs{};
+  std::vector<History> history{};
 
   friend bool operator==(const ImageConfig&, const ImageConfig&) = default;
 };
