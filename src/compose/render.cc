@@ -1,0 +1,418 @@
+// RenderConfig: the normalised project as YAML, shaped like the output of
+// `docker compose config` (keys in compose-go's order, maps sorted).
+
+#include <algorithm>
+#include <map>
+#include <set>
+
+#include "base/strings.h"
+#include "compose/project.h"
+
+namespace kiln::compose {
+namespace {
+
+bool LooksNonString(std::string_view s) {
+  static const std::set<std::string> kWords = {"true", "false", "yes", "no", "on", "off",
+                                               "null", "~", "y", "n"};
+  if (kWords.count(ToLower(s))) return true;
+  // Numbers: ints, floats, hex, octal, .inf/.nan.
+  size_t i = 0;
+  if (i < s.size() && (s[i] == '+' || s[i] == '-')) ++i;
+  if (i == s.size()) return false;
+  bool digit = false;
+  for (; i < s.size(); ++i) {
+    char c = s[i];
+    if (c >= '0' && c <= '9') digit = true;
+    else if (c == '.' || c == 'e' || c == 'E' || c == '_' || c == 'x' || c == 'o' || c == '+' || c == '-' ||
+             (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F'))
+      continue;
+    else
+      return false;
+  }
+  return digit || ToLower(s) == ".inf" || ToLower(s) == ".nan";
+}
+
+bool NeedsQuotes(std::string_view s, bool plain) {
+  if (s.empty()) return true;
+  if (!plain && LooksNonString(s)) return true;
+  if (s.front() == ' ' || s.back() == ' ' || s.front() == '\t') return true;
+  if (std::string_view("-?:,[]{}#&*!|>'\"%@`").find(s.front()) != std::string_view::npos) {
+    // "-x" and ":x" style values are fine plain unless followed by a space.
+    if (!((s.front() == '-' || s.front() == '?' || s.front() == ':') && s.size() > 1 && s[1] != ' '))
+      return true;
+  }
+  if (s.find(": ") != std::string_view::npos || s.find(" #") != std::string_view::npos) return true;
+  if (s.back() == ':') return true;
+  for (char c : s)
+    if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) return true;
+  return false;
+}
+
+std::string DoubleQuoted(std::string_view s) {
+  std::string out = "\"";
+  for (char c : s) {
+    switch (c) {
+      case '"': out += "\\\""; break;
+      case '\\': out += "\\\\"; break;
+      case '\n': out += "\\n"; break;
+      case '\t': out += "\\t"; break;
+      case '\r': out += "\\r"; break;
+      default:
+        if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) out += fmt::format("\\x{:02x}", static_cast<unsigned char>(c));
+        else out += c;
+    }
+  }
+  return out + "\"";
+}
+
+class Emitter {
+ public:
+  std::string Take() { return std::move(out_); }
+
+  // "key: scalar" at `indent`.
+  void Scalar(int indent, std::string_view key, std::string_view value, bool plain = false) {
+    Key(indent, key);
+    out_ += ' ';
+    Value(indent, value, plain);
+  }
+  void Null(int indent, std::string_view key) {
+    Key(indent, key);
+    out_ += " null\n";
+  }
+  // "key:" opening a nested block.
+  void Open(int indent, std::string_view key) {
+    Key(indent, key);
+    out_ += '\n';
+  }
+  void Item(int indent, std::string_view value, bool plain = false) {
+    Pad(indent);
+    out_ += "- ";
+    Value(indent + 2, value, plain);
+  }
+  void StringList(int indent, std::string_view key, const std::vector<std::string>& items) {
+    if (items.empty()) return;
+    Open(indent, key);
+    for (const auto& i : items) Item(indent + 2, i);
+  }
+  void StringMap(int indent, std::string_view key, const Pairs& pairs) {
+    if (pairs.empty()) return;
+    Open(indent, key);
+    Pairs sorted = pairs;
+    std::stable_sort(sorted.begin(), sorted.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
+    for (const auto& [k, v] : sorted) Scalar(indent + 2, k, v);
+  }
+
+  // Any node; maps sorted by key like Go's encoder does for map types.
+  void Generic(int indent, std::string_view key, const Node& n) {
+    switch (n.kind) {
+      case Node::Kind::kNull:
+        Null(indent, key);
+        return;
+      case Node::Kind::kScalar:
+        Scalar(indent, key, n.scalar, n.plain);
+        return;
+      case Node::Kind::kSeq:
+        if (n.seq.empty()) {
+          Key(indent, key);
+          out_ += " []\n";
+          return;
+        }
+        Open(indent, key);
+        for (const auto& item : n.seq) GenericItem(indent + 2, item);
+        return;
+      case Node::Kind::kMap:
+        if (n.map.empty()) {
+          Key(indent, key);
+          out_ += " {}\n";
+          return;
+        }
+        Open(indent, key);
+        GenericMapBody(indent + 2, n);
+        return;
+    }
+  }
+
+  void GenericMapBody(int indent, const Node& n) {
+    std::vector<const MapEntry*> entries;
+    for (const auto& e : n.map) entries.push_back(&e);
+    std::stable_sort(entries.begin(), entries.end(), [](auto* a, auto* b) { return a->key < b->key; });
+    for (const auto* e : entries) Generic(indent, e->key, e->value);
+  }
+
+  void GenericItem(int indent, const Node& n) {
+    switch (n.kind) {
+      case Node::Kind::kNull:
+        Pad(indent);
+        out_ += "- null\n";
+        return;
+      case Node::Kind::kScalar:
+        Item(indent, n.scalar, n.plain);
+        return;
+      case Node::Kind::kSeq:
+      case Node::Kind::kMap: {
+        // Render the child at indent+2 and turn its first pad into "- ".
+        size_t mark = out_.size();
+        if (n.is_map()) {
+          if (n.map.empty()) { Pad(indent); out_ += "- {}\n"; return; }
+          GenericMapBody(indent + 2, n);
+        } else {
+          if (n.seq.empty()) { Pad(indent); out_ += "- []\n"; return; }
+          for (const auto& item : n.seq) GenericItem(indent + 2, item);
+        }
+        out_[mark + indent] = '-';
+        return;
+      }
+    }
+  }
+
+  // "- key: value", opening a mapping item.
+  void ItemScalar(int indent, std::string_view key, std::string_view value) {
+    Pad(indent);
+    out_ += "- ";
+    Key(0, key);
+    out_ += ' ';
+    Value(indent + 2, value, false);
+  }
+
+  void Pad(int indent) { out_.append(static_cast<size_t>(indent), ' '); }
+
+ private:
+  void Key(int indent, std::string_view key) {
+    Pad(indent);
+    out_ += NeedsQuotes(key, true) ? DoubleQuoted(key) : std::string(key);
+    out_ += ':';
+  }
+
+  void Value(int indent, std::string_view v, bool plain) {
+    bool multiline = v.find('\n') != std::string_view::npos;
+    if (multiline && v.front() != ' ' && v.front() != '\n' && v.find('\r') == std::string_view::npos &&
+        v.find("\n ") == std::string_view::npos) {
+      // A literal block, like yaml.v3 writes multi-line strings.
+      std::string_view body = v;
+      bool trailing = body.back() == '\n';
+      if (trailing) body.remove_suffix(1);
+      if (trailing && !body.empty() && body.back() == '\n') {
+        out_ += DoubleQuoted(v);
+        out_ += '\n';
+        return;
+      }
+      out_ += trailing ? "|\n" : "|-\n";
+      for (const auto& line : Split(body, '\n')) {
+        if (!line.empty()) Pad(indent + 2);
+        out_ += line;
+        out_ += '\n';
+      }
+      return;
+    }
+    out_ += NeedsQuotes(v, plain) ? DoubleQuoted(v) : std::string(v);
+    out_ += '\n';
+  }
+
+  std::string out_;
+};
+
+void RenderSecretRefs(Emitter& em, int indent, std::string_view key, const std::vector<SecretRef>& refs) {
+  if (refs.empty()) return;
+  em.Open(indent, key);
+  for (const auto& r : refs) {
+    em.ItemScalar(indent + 2, "source", r.source);
+    if (r.target != r.source) em.Scalar(indent + 4, "target", r.target);
+    if (r.uid) em.Scalar(indent + 4, "uid", *r.uid);
+    if (r.gid) em.Scalar(indent + 4, "gid", *r.gid);
+    if (r.mode) em.Scalar(indent + 4, "mode", fmt::format("0{:o}", *r.mode), true);
+  }
+}
+
+void RenderBuild(Emitter& em, int indent, const BuildSpec& b) {
+  em.Open(indent, "build");
+  int i = indent + 2;
+  em.Scalar(i, "context", b.context);
+  if (!b.dockerfile.empty()) em.Scalar(i, "dockerfile", b.dockerfile);
+  if (!b.dockerfile_inline.empty()) em.Scalar(i, "dockerfile_inline", b.dockerfile_inline);
+  em.StringList(i, "entitlements", b.entitlements);
+  em.StringMap(i, "args", b.args);
+  em.StringList(i, "ssh", b.ssh);
+  em.StringMap(i, "labels", b.labels);
+  em.StringList(i, "cache_from", b.cache_from);
+  em.StringList(i, "cache_to", b.cache_to);
+  if (b.no_cache) em.Scalar(i, "no_cache", "true", true);
+  em.StringMap(i, "additional_contexts", b.additional_contexts);
+  if (b.pull) em.Scalar(i, "pull", "true", true);
+  em.StringList(i, "extra_hosts", b.extra_hosts);
+  if (!b.network.empty()) em.Scalar(i, "network", b.network);
+  if (!b.target.empty()) em.Scalar(i, "target", b.target);
+  RenderSecretRefs(em, i, "secrets", b.secrets);
+  if (!b.shm_size.empty()) em.Scalar(i, "shm_size", b.shm_size, true);
+  em.StringList(i, "tags", b.tags);
+  if (!b.ulimits.empty()) {
+    em.Open(i, "ulimits");
+    std::vector<Ulimit> sorted = b.ulimits;
+    std::sort(sorted.begin(), sorted.end(), [](const auto& x, const auto& y) { return x.name < y.name; });
+    for (const auto& u : sorted) {
+      if (u.single) {
+        em.Scalar(i + 2, u.name, std::to_string(u.soft), true);
+      } else {
+        em.Open(i + 2, u.name);
+        em.Scalar(i + 4, "soft", std::to_string(u.soft), true);
+        em.Scalar(i + 4, "hard", std::to_string(u.hard), true);
+      }
+    }
+  }
+  em.StringList(i, "platforms", b.platforms);
+  if (b.privileged) em.Scalar(i, "privileged", "true", true);
+}
+
+bool UsesDefaultNetwork(const Service& s) {
+  for (const auto& e : s.other)
+    if (e.key == "networks" || e.key == "network_mode") return false;
+  return true;
+}
+
+void RenderService(Emitter& em, const Service& s) {
+  int i = 4;
+  // Modelled keys and the rest, in one alphabetical order.
+  std::map<std::string, std::function<void()>> parts;
+  if (s.build) parts["build"] = [&] { RenderBuild(em, i, *s.build); };
+  if (!s.depends_on.empty()) {
+    parts["depends_on"] = [&] {
+      em.Open(i, "depends_on");
+      std::vector<Dependency> deps = s.depends_on;
+      std::sort(deps.begin(), deps.end(), [](const auto& a, const auto& b) { return a.service < b.service; });
+      for (const auto& d : deps) {
+        em.Open(i + 2, d.service);
+        em.Scalar(i + 4, "condition", d.condition);
+        if (d.restart) em.Scalar(i + 4, "restart", "true", true);
+        em.Scalar(i + 4, "required", d.required ? "true" : "false", true);
+      }
+    };
+  }
+  if (!s.environment.empty()) {
+    parts["environment"] = [&] {
+      em.Open(i, "environment");
+      auto env = s.environment;
+      std::stable_sort(env.begin(), env.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
+      for (const auto& [k, v] : env) {
+        if (v) em.Scalar(i + 2, k, *v);
+        else em.Null(i + 2, k);
+      }
+    };
+  }
+  if (!s.image.empty()) parts["image"] = [&] { em.Scalar(i, "image", s.image); };
+  if (!s.labels.empty()) parts["labels"] = [&] { em.StringMap(i, "labels", s.labels); };
+  if (UsesDefaultNetwork(s)) {
+    parts["networks"] = [&] {
+      em.Open(i, "networks");
+      em.Null(i + 2, "default");
+    };
+  }
+  if (!s.profiles.empty()) parts["profiles"] = [&] { em.StringList(i, "profiles", s.profiles); };
+  if (!s.secrets.empty()) parts["secrets"] = [&] { RenderSecretRefs(em, i, "secrets", s.secrets); };
+  for (const auto& e : s.other) {
+    if (StartsWith(e.key, "x-")) continue;
+    parts[e.key] = [&em, &e, i] { em.Generic(i, e.key, e.value); };
+  }
+  for (auto& [k, fn] : parts) fn();
+}
+
+// Top-level networks/volumes with compose's default names added.
+void RenderResources(Emitter& em, std::string_view section, const Node& defined,
+                     const std::string& project, bool add_default) {
+  Node n = defined.is_map() ? defined : Node::Map();
+  if (add_default && !n.Find("default")) n.Set("default", Node::Map());
+  if (n.map.empty()) return;
+  for (auto& e : n.map) {
+    if (e.value.is_null()) e.value = Node::Map();
+    if (!e.value.is_map()) continue;
+    const Node* ext = e.value.Find("external");
+    bool external = ext && ext->is_scalar() && ToLower(ext->scalar) == "true";
+    if (!e.value.Find("name"))
+      e.value.Set("name", Node::Scalar(external ? e.key : project + "_" + e.key));
+  }
+  em.Open(0, section);
+  std::vector<const MapEntry*> entries;
+  for (const auto& e : n.map) entries.push_back(&e);
+  std::sort(entries.begin(), entries.end(), [](auto* a, auto* b) { return a->key < b->key; });
+  for (const auto* e : entries) {
+    em.Open(2, e->key);
+    // "name" first, like compose-go's struct order.
+    if (const Node* nm = e->value.Find("name")) em.Generic(4, "name", *nm);
+    Node rest = e->value;
+    rest.Erase("name");
+    em.GenericMapBody(4, rest);
+  }
+}
+
+}  // namespace
+
+std::string RenderConfig(const Project& project) {
+  Emitter em;
+  em.Scalar(0, "name", project.name);
+  std::vector<const Service*> services;
+  for (const auto& s : project.services) services.push_back(&s);
+  std::sort(services.begin(), services.end(), [](auto* a, auto* b) { return a->name < b->name; });
+  bool default_net = false;
+  if (!services.empty()) {
+    em.Open(0, "services");
+    for (const auto* s : services) {
+      em.Open(2, s->name);
+      RenderService(em, *s);
+      if (UsesDefaultNetwork(*s)) default_net = true;
+    }
+  }
+  RenderResources(em, "networks", project.networks, project.name, default_net);
+  RenderResources(em, "volumes", project.volumes, project.name, false);
+  if (!project.secrets.empty()) {
+    em.Open(0, "secrets");
+    std::vector<const SecretDef*> secrets;
+    for (const auto& s : project.secrets) secrets.push_back(&s);
+    std::sort(secrets.begin(), secrets.end(), [](auto* a, auto* b) { return a->name < b->name; });
+    for (const auto* s : secrets) {
+      em.Open(2, s->name);
+      std::string name = !s->name_override.empty() ? s->name_override
+                         : s->external             ? s->name
+                                                   : project.name + "_" + s->name;
+      em.Scalar(4, "name", name);
+      if (!s->file.empty()) em.Scalar(4, "file", s->file);
+      if (!s->environment.empty()) em.Scalar(4, "environment", s->environment);
+      if (s->external) em.Scalar(4, "external", "true", true);
+    }
+  }
+  RenderResources(em, "configs", project.configs, project.name, false);
+  return em.Take();
+}
+
+std::string RenderServiceNames(const Project& project) {
+  std::vector<std::string> names;
+  for (const auto& s : project.services) names.push_back(s.name);
+  std::sort(names.begin(), names.end());
+  std::string out;
+  for (const auto& n : names) out += n + "\n";
+  return out;
+}
+
+int CheckBuildSecrets(const Service& service, const std::set<std::string>& mounted_ids,
+                      Diagnostics& diag) {
+  int count = 0;
+  for (const auto& id : mounted_ids) {
+    bool in_build = false;
+    if (service.build) {
+      for (const auto& r : service.build->secrets)
+        if (r.target == id) in_build = true;
+    }
+    if (in_build) continue;
+    for (const auto& r : service.secrets) {
+      if (r.source != id && r.target != id) continue;
+      diag.Warn(Warning{
+          "ComposeSecretNotInBuild",
+          fmt::format("service {}: secret {} is listed under services.{}.secrets (runtime) but the "
+                      "Dockerfile mounts it at build time; add it under services.{}.build.secrets",
+                      Quote(service.name), Quote(id), service.name, service.name),
+          r.loc});
+      ++count;
+      break;
+    }
+  }
+  return count;
+}
+
+}  // namespace kiln::compose
