@@ -146,9 +146,9 @@ struct ExposeArgs { std::vector<std::string> ports; };  // "80/tcp", "$PORT"
 
 // COPY and ADD.
 struct CopyArgs {
-  std::vector<std::string> sources;  // "<<EOF" names a heredoc in `heredocs`
+  std::vector<std::string> sources;  // paths; heredoc sources are in `heredocs`
   std::string dest;
-  std::vector<Heredoc> heredocs;
+  std::vector<Heredoc> heredocs;  // `COPY <<EOF /dest`: files named Heredoc::name
   bool json_form = false;
   std::string from;      // --from (COPY only)
   std::string chown;

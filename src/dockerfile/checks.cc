@@ -1,0 +1,2 @@
+#include "dockerfile/checks.h"
+namespace kiln::dockerfile {}

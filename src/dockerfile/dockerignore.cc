@@ -1,0 +1,2 @@
+#include "dockerfile/dockerignore.h"
+namespace kiln::dockerfile {}

@@ -1,0 +1,268 @@
+// Word expansion and ARG/ENV scoping; see docs/formats/dockerfile-expansion.md.
+
+#include "dockerfile/expand.h"
+
+#include <algorithm>
+
+#include "base/strings.h"
+#include "dockerfile/parser_internal.h"
+#include "dockerfile/shell_internal.h"
+
+namespace kiln::dockerfile {
+
+std::string Platform::ToString() const {
+  std::string s = os + "/" + arch;
+  if (!variant.empty()) s += "/" + variant;
+  return s;
+}
+
+const std::vector<std::string>& ProxyArgNames() {
+  static const std::vector<std::string> names = {
+      "HTTP_PROXY", "http_proxy", "HTTPS_PROXY", "https_proxy", "FTP_PROXY",
+      "ftp_proxy",  "NO_PROXY",   "no_proxy",    "ALL_PROXY",   "all_proxy"};
+  return names;
+}
+
+std::vector<KeyValue> PlatformArgs(const EvalOptions& opts) {
+  const Platform& t = opts.target_platform;
+  const Platform& b = opts.build_platform;
+  return {
+      {"BUILDPLATFORM", b.ToString()}, {"BUILDOS", b.os},         {"BUILDARCH", b.arch},
+      {"BUILDVARIANT", b.variant},     {"TARGETPLATFORM", t.ToString()}, {"TARGETOS", t.os},
+      {"TARGETARCH", t.arch},          {"TARGETVARIANT", t.variant},
+  };
+}
+
+namespace {
+
+const KeyValue* FindKey(const std::vector<KeyValue>& kvs, std::string_view key) {
+  for (const auto& kv : kvs)
+    if (kv.key == key) return &kv;
+  return nullptr;
+}
+
+void Upsert(std::vector<KeyValue>* kvs, std::string key, std::string value) {
+  for (auto& kv : *kvs) {
+    if (kv.key == key) {
+      kv.value = std::move(value);
+      return;
+    }
+  }
+  kvs->push_back({std::move(key), std::move(value)});
+}
+
+}  // namespace
+
+std::optional<std::string> Scope::Lookup(std::string_view name) const {
+  if (const KeyValue* kv = FindKey(env, name)) return kv->value;
+  if (const KeyValue* kv = FindKey(args, name)) return kv->value;
+  return std::nullopt;
+}
+
+void Scope::SetEnv(std::string key, std::string value) { Upsert(&env, std::move(key), std::move(value)); }
+
+void Scope::SetArg(std::string key, std::optional<std::string> value) {
+  if (std::find(declared.begin(), declared.end(), key) == declared.end()) declared.push_back(key);
+  if (value) Upsert(&args, std::move(key), std::move(*value));
+}
+
+Result<std::string> ExpandWord(std::string_view word, const Lookup& lookup, const ExpandOptions& opts) {
+  internal::LexOptions lo;
+  lo.escape = opts.escape;
+  lo.lookup = &lookup;
+  lo.unset_names = opts.unset_names;
+  KILN_TRY_ASSIGN(auto r, internal::Lex(word, lo));
+  return std::move(r.word);
+}
+
+Result<std::vector<std::string>> ExpandWords(std::string_view word, const Lookup& lookup,
+                                             const ExpandOptions& opts) {
+  internal::LexOptions lo;
+  lo.escape = opts.escape;
+  lo.lookup = &lookup;
+  lo.unset_names = opts.unset_names;
+  KILN_TRY_ASSIGN(auto r, internal::Lex(word, lo));
+  return std::move(r.words);
+}
+
+namespace {
+
+class Expander {
+ public:
+  Expander(const Instruction& in, const Scope& scope, std::vector<std::string>* unset)
+      : in_(in), lookup_([&scope](std::string_view n) { return scope.Lookup(n); }) {
+    opts_.escape = in.escape;
+    opts_.unset_names = unset;
+  }
+
+  Result<std::string> Word(const std::string& w) const {
+    auto r = ExpandWord(w, lookup_, opts_);
+    if (!r) return Fail(Error::Syntax(in_.loc, r.error().message()));
+    return r;
+  }
+  Result<void> InPlace(std::string* w) const {
+    KILN_TRY_ASSIGN(*w, Word(*w));
+    return Ok();
+  }
+  Result<std::vector<std::string>> Words(const std::string& w) const {
+    auto r = ExpandWords(w, lookup_, opts_);
+    if (!r) return Fail(Error::Syntax(in_.loc, r.error().message()));
+    return r;
+  }
+  // Heredoc bodies keep their quotes and escapes: only variables expand.
+  Result<std::string> Body(const std::string& w) const {
+    internal::LexOptions lo;
+    lo.escape = opts_.escape;
+    lo.raw_quotes = true;
+    lo.raw_escapes = true;
+    lo.lookup = &lookup_;
+    lo.unset_names = opts_.unset_names;
+    auto r = internal::Lex(w, lo);
+    if (!r) return Fail(Error::Syntax(in_.loc, r.error().message()));
+    return std::move(r->word);
+  }
+
+ private:
+  const Instruction& in_;
+  Lookup lookup_;
+  ExpandOptions opts_;
+};
+
+}  // namespace
+
+Result<Instruction> Expand(const Instruction& in, const Scope& scope, std::vector<std::string>* unset_names) {
+  Instruction out = in;
+  Expander ex(in, scope, unset_names);
+  switch (in.kind) {
+    case Kind::kFrom: {
+      auto& a = out.As<FromArgs>();
+      KILN_TRY(ex.InPlace(&a.image));
+      KILN_TRY(ex.InPlace(&a.platform));
+      break;
+    }
+    case Kind::kEnv:
+    case Kind::kLabel:
+      for (auto& kv : out.As<KeyValueArgs>().pairs) {
+        KILN_TRY(ex.InPlace(&kv.key));
+        KILN_TRY(ex.InPlace(&kv.value));
+      }
+      break;
+    case Kind::kArg:
+      for (auto& d : out.As<ArgArgs>().args) {
+        KILN_TRY(ex.InPlace(&d.name));
+        if (d.value) KILN_TRY(ex.InPlace(&*d.value));
+      }
+      break;
+    case Kind::kAdd:
+    case Kind::kCopy: {
+      auto& a = out.As<CopyArgs>();
+      for (auto& s : a.sources) KILN_TRY(ex.InPlace(&s));
+      KILN_TRY(ex.InPlace(&a.dest));
+      KILN_TRY(ex.InPlace(&a.from));
+      KILN_TRY(ex.InPlace(&a.chown));
+      KILN_TRY(ex.InPlace(&a.chmod));
+      KILN_TRY(ex.InPlace(&a.checksum));
+      for (auto& e : a.excludes) KILN_TRY(ex.InPlace(&e));
+      for (auto& h : a.heredocs) {
+        if (h.expand) { KILN_TRY_ASSIGN(h.content, ex.Body(h.content)); }
+      }
+      break;
+    }
+    case Kind::kExpose: {
+      std::vector<std::string> ports;
+      for (const auto& p : in.As<ExposeArgs>().ports) {
+        KILN_TRY_ASSIGN(auto words, ex.Words(p));
+        for (auto& w : words) ports.push_back(std::move(w));
+      }
+      out.As<ExposeArgs>().ports = std::move(ports);
+      break;
+    }
+    case Kind::kVolume:
+      for (auto& p : out.As<VolumeArgs>().paths) KILN_TRY(ex.InPlace(&p));
+      break;
+    case Kind::kUser: KILN_TRY(ex.InPlace(&out.As<UserArgs>().user)); break;
+    case Kind::kWorkdir: KILN_TRY(ex.InPlace(&out.As<WorkdirArgs>().path)); break;
+    case Kind::kStopsignal: KILN_TRY(ex.InPlace(&out.As<StopsignalArgs>().signal)); break;
+    case Kind::kRun: {
+      auto& a = out.As<RunArgs>();
+      internal::WordExpander fn = [&ex](const std::string& w) { return ex.Word(w); };
+      for (auto& m : a.mounts) {
+        KILN_TRY_ASSIGN(m, internal::ParseMountWith(m.spec, m.loc, &fn));
+      }
+      break;
+    }
+    case Kind::kCmd:
+    case Kind::kEntrypoint:
+    case Kind::kMaintainer:
+    case Kind::kOnbuild:
+    case Kind::kHealthcheck:
+    case Kind::kShell:
+      break;
+  }
+  return out;
+}
+
+Result<Scope> GlobalScope(const Dockerfile& df, const EvalOptions& opts) {
+  Scope scope;
+  for (auto& kv : PlatformArgs(opts)) scope.SetArg(kv.key, kv.value);
+  for (const Instruction& ins : df.meta_args) {
+    KILN_TRY_ASSIGN(Instruction ex, Expand(ins, scope));
+    for (const ArgDecl& d : ex.As<ArgArgs>().args) {
+      std::optional<std::string> v = d.value;
+      auto it = opts.build_args.find(d.name);
+      if (it != opts.build_args.end()) v = it->second;
+      scope.SetArg(d.name, v);
+    }
+  }
+  return scope;
+}
+
+StageEvaluator::StageEvaluator(const Scope& global, const EvalOptions& opts, Scope start)
+    : global_(global), opts_(opts), scope_(std::move(start)) {}
+
+Scope StageEvaluator::StartScope(const std::vector<std::string>& image_env) {
+  Scope s;
+  for (const auto& e : image_env) {
+    Cut kv = CutString(e, '=');
+    s.SetEnv(std::string(kv.first), std::string(kv.second));
+  }
+  return s;
+}
+
+Result<Instruction> StageEvaluator::Step(const Instruction& in) {
+  KILN_TRY_ASSIGN(Instruction out, Expand(in, scope_));
+  if (out.kind == Kind::kEnv) {
+    for (const auto& kv : out.As<KeyValueArgs>().pairs) scope_.SetEnv(kv.key, kv.value);
+  } else if (out.kind == Kind::kArg) {
+    for (const ArgDecl& d : out.As<ArgArgs>().args) {
+      std::optional<std::string> v = d.value;
+      auto it = opts_.build_args.find(d.name);
+      if (it != opts_.build_args.end()) {
+        v = it->second;
+        if (std::find(used_.begin(), used_.end(), d.name) == used_.end()) used_.push_back(d.name);
+      } else if (!v) {
+        // `ARG NAME` without a default picks up the global value.
+        if (const KeyValue* g = FindKey(global_.args, d.name)) v = g->value;
+      }
+      scope_.SetArg(d.name, v);
+    }
+  }
+  return out;
+}
+
+std::vector<std::string> StageEvaluator::RunEnv() const {
+  std::vector<std::string> env;
+  for (const auto& kv : scope_.env) env.push_back(kv.key + "=" + kv.value);
+  for (const auto& kv : scope_.args) {
+    if (!FindKey(scope_.env, kv.key)) env.push_back(kv.key + "=" + kv.value);
+  }
+  for (const auto& name : ProxyArgNames()) {
+    auto it = opts_.build_args.find(name);
+    if (it == opts_.build_args.end()) continue;
+    if (FindKey(scope_.env, name) || FindKey(scope_.args, name)) continue;
+    env.push_back(name + "=" + it->second);
+  }
+  return env;
+}
+
+}  // namespace kiln::dockerfile
