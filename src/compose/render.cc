@@ -2,6 +2,7 @@
 // `docker compose config` (keys in compose-go's order, maps sorted).
 
 #include <algorithm>
+#include <cctype>
 #include <map>
 #include <set>
 
@@ -11,25 +12,42 @@
 namespace kiln::compose {
 namespace {
 
+bool AllDigits(std::string_view s, std::string_view digits) {
+  if (s.empty()) return false;
+  for (char c : s)
+    if (digits.find(c) == std::string_view::npos && c != '_') return false;
+  return true;
+}
+
+// Whether a YAML 1.1/1.2 reader would take `s` for a bool, null or number.
 bool LooksNonString(std::string_view s) {
-  static const std::set<std::string> kWords = {"true", "false", "yes", "no", "on", "off",
-                                               "null", "~", "y", "n"};
+  static const std::set<std::string> kWords = {"true", "false", "yes", "no", "on", "off", "null",
+                                               "~", "y", "n", ".inf", "-.inf", "+.inf", ".nan"};
   if (kWords.count(ToLower(s))) return true;
-  // Numbers: ints, floats, hex, octal, .inf/.nan.
-  size_t i = 0;
-  if (i < s.size() && (s[i] == '+' || s[i] == '-')) ++i;
-  if (i == s.size()) return false;
-  bool digit = false;
-  for (; i < s.size(); ++i) {
-    char c = s[i];
-    if (c >= '0' && c <= '9') digit = true;
-    else if (c == '.' || c == 'e' || c == 'E' || c == '_' || c == 'x' || c == 'o' || c == '+' || c == '-' ||
-             (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F'))
-      continue;
-    else
-      return false;
+  if (!s.empty() && (s[0] == '+' || s[0] == '-')) s.remove_prefix(1);
+  // YAML 1.1 reads "80:80" as a base-60 integer.
+  if (s.find(':') != std::string_view::npos) {
+    bool sexagesimal = true;
+    for (const auto& part : Split(s, ':')) sexagesimal = sexagesimal && AllDigits(part, "0123456789");
+    return sexagesimal;
   }
-  return digit || ToLower(s) == ".inf" || ToLower(s) == ".nan";
+  if (StartsWith(s, "0x")) return AllDigits(s.substr(2), "0123456789abcdefABCDEF");
+  if (StartsWith(s, "0o")) return AllDigits(s.substr(2), "01234567");
+  // [digits][.digits][e[+-]digits] with at least one digit in the mantissa.
+  size_t i = 0, mantissa = 0;
+  while (i < s.size() && (std::isdigit(static_cast<unsigned char>(s[i])) || s[i] == '_')) ++i, ++mantissa;
+  if (i < s.size() && s[i] == '.') {
+    ++i;
+    while (i < s.size() && std::isdigit(static_cast<unsigned char>(s[i]))) ++i, ++mantissa;
+  }
+  if (mantissa == 0) return false;
+  if (i < s.size() && (s[i] == 'e' || s[i] == 'E')) {
+    ++i;
+    if (i < s.size() && (s[i] == '+' || s[i] == '-')) ++i;
+    if (!AllDigits(s.substr(i), "0123456789")) return false;
+    return true;
+  }
+  return i == s.size();
 }
 
 bool NeedsQuotes(std::string_view s, bool plain) {
@@ -183,7 +201,18 @@ class Emitter {
     out_ += ':';
   }
 
-  void Value(int indent, std::string_view v, bool plain) {
+  void Value(int indent, std::string_view raw, bool plain) {
+    // Literal dollars are written as "$$" so the output is itself a valid
+    // compose file, as docker compose config does.
+    std::string escaped;
+    if (raw.find('$') != std::string_view::npos) {
+      for (char c : raw) {
+        if (c == '$') escaped += '$';
+        escaped += c;
+      }
+      raw = escaped;
+    }
+    std::string_view v = raw;
     bool multiline = v.find('\n') != std::string_view::npos;
     if (multiline && v.front() != ' ' && v.front() != '\n' && v.find('\r') == std::string_view::npos &&
         v.find("\n ") == std::string_view::npos) {
