@@ -41,6 +41,12 @@ Result<void> NormalizeFile(Node& root, const std::string& base_dir, bool default
 // replaces). `path` is the key path with service names replaced by "*".
 void MergeInto(Node& base, Node over, const std::string& path);
 
+// " (did you mean \"x\"?)" for the candidate nearest to `word`, or "".
+// Looser than kiln::Spellcheck for short words (two edits are allowed, so
+// transpositions like "wbe" -> "web" match) and also suggests a candidate
+// that `word` is a prefix of ("npm" -> "npm_token").
+std::string DidYouMean(std::string_view word, const std::vector<std::string>& candidates);
+
 // True if `s` looks like a remote build context (git or http URL).
 bool IsRemoteContext(std::string_view s);
 

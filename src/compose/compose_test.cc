@@ -10,6 +10,7 @@
 
 #include "base/fs.h"
 #include "base/strings.h"
+#include "compose/model_internal.h"
 #include "compose/project.h"
 
 namespace kiln::compose {
@@ -76,7 +77,7 @@ LoadOptions ReadCaseOptions(const std::string& dir) {
 TEST(ComposeCorpusTest, EveryCaseRendersItsExpectedConfig) {
   std::string root = JoinPath(TestData(), "compose");
   std::vector<std::string> cases = ListCases(root);
-  ASSERT_GE(cases.size(), 2u) << "no corpus found under " << root;
+  ASSERT_GE(cases.size(), 12u) << "no corpus found under " << root;
   for (const auto& name : cases) {
     SCOPED_TRACE("case " + name);
     std::string dir = JoinPath(root, name);
@@ -94,6 +95,8 @@ TEST(ComposeCorpusTest, EveryCaseRendersItsExpectedConfig) {
     EXPECT_EQ(warnings, expected_warnings ? *expected_warnings : std::string());
   }
 }
+
+std::string HostPlatformForTest() { return internal::HostPlatform(); }
 
 // Writes files into a temp dir and loads the project there.
 class ComposeTest : public ::testing::Test {
@@ -123,6 +126,13 @@ class ComposeTest : public ::testing::Test {
     return ReplaceAll(p.error().Render(), dir_, "@DIR@");
   }
 
+  // Load()'s error as one line, or "(loaded)".
+  std::string p_summary() {
+    auto p = Load();
+    if (p) return "(loaded)";
+    return ReplaceAll(p.error().Summary(), dir_, "@DIR@");
+  }
+
   std::vector<std::string> Warnings() {
     std::vector<std::string> out;
     for (const auto& w : diag_.warnings()) out.push_back(ReplaceAll(w.message, dir_, "@DIR@"));
@@ -134,7 +144,390 @@ class ComposeTest : public ::testing::Test {
   CollectingDiagnostics diag_;
 };
 
-// INLINE TESTS
+TEST_F(ComposeTest, UnknownBuildKeySuggestsTheNearestOne) {
+  Write("compose.yaml", R"(services:
+  web:
+    build:
+      dockerfil: Dockerfile.dev
+)");
+  EXPECT_EQ(LoadError(),
+            "compose.yaml:4:7: services.web.build: unknown key \"dockerfil\" (did you mean \"dockerfile\"?)\n"
+            " 4 |       dockerfil: Dockerfile.dev\n"
+            "   |       ^\n");
+}
+
+TEST_F(ComposeTest, UnknownServiceAndTopLevelKeys) {
+  Write("compose.yaml", "services:\n  web:\n    image: x\n    enviroment: {}\n");
+  EXPECT_EQ(LoadError(),
+            "compose.yaml:4:5: services.web: unknown key \"enviroment\" (did you mean \"environment\"?)\n"
+            " 4 |     enviroment: {}\n"
+            "   |     ^\n");
+  Write("compose.yaml", "servics:\n  web:\n    image: x\n");
+  EXPECT_EQ(LoadError(),
+            "compose.yaml:1:1: unknown key \"servics\" (did you mean \"services\"?)\n"
+            " 1 | servics:\n"
+            "   | ^\n");
+}
+
+TEST_F(ComposeTest, UndefinedBuildSecret) {
+  Write("compose.yaml", R"(services:
+  web:
+    build:
+      context: .
+      secrets:
+        - npm
+secrets:
+  npm_token:
+    file: ./token
+)");
+  auto p = Load();
+  ASSERT_FALSE(p.has_value());
+  EXPECT_EQ(p.error().code(), ErrorCode::kInvalid);
+  EXPECT_EQ(LoadError(),
+            "compose.yaml:6:11: services.web.build.secrets[0]: undefined secret \"npm\" (did you mean \"npm_token\"?)\n"
+            " 6 |         - npm\n"
+            "   |           ^\n");
+}
+
+TEST_F(ComposeTest, UndefinedRuntimeSecretAndDependency) {
+  Write("compose.yaml", "services:\n  web:\n    image: x\n    secrets: [nope]\n");
+  EXPECT_EQ(p_summary(), "compose.yaml:4:15: services.web.secrets[0]: undefined secret \"nope\"");
+  Write("compose.yaml", "services:\n  web:\n    image: x\n    depends_on: [dbb]\n  db:\n    image: y\n");
+  EXPECT_EQ(p_summary(), "compose.yaml:4:18: services.web.depends_on: undefined service \"dbb\" (did you mean \"db\"?)");
+}
+
+TEST_F(ComposeTest, WrongTypes) {
+  Write("compose.yaml", "services:\n  web:\n    build:\n      no_cache: maybe\n");
+  EXPECT_EQ(p_summary(), "compose.yaml:4:17: services.web.build.no_cache: must be a boolean (true or false)");
+  Write("compose.yaml", "services:\n  web:\n    image: [a, b]\n");
+  EXPECT_EQ(p_summary(), "compose.yaml:3:12: services.web.image: must be a string");
+  Write("compose.yaml", "services:\n  web:\n    build:\n      tags: latest\n");
+  EXPECT_EQ(p_summary(), "compose.yaml:4:13: services.web.build.tags: must be a list of strings");
+  Write("compose.yaml", "services:\n  web:\n    build:\n      secrets:\n        - source: a\n          mode: rw\n");
+  EXPECT_EQ(p_summary(), "compose.yaml:6:17: services.web.build.secrets[0].mode: must be an integer");
+  Write("compose.yaml", "services: [web]\n");
+  EXPECT_EQ(p_summary(), "compose.yaml:1:11: services: must be a mapping");
+  Write("compose.yaml", "services:\n  web:\n    environment:\n      - =x\n");
+  EXPECT_EQ(p_summary(), "compose.yaml:4:9: services.web.environment[0]: empty variable name");
+}
+
+TEST_F(ComposeTest, ServiceNeedsImageOrBuild) {
+  Write("compose.yaml", "services:\n  web:\n    ports: [\"80:80\"]\n");
+  EXPECT_EQ(p_summary(), "compose.yaml:2:3: services.web: has neither an image nor a build context specified");
+}
+
+TEST_F(ComposeTest, RequiredVariableNamesFileLineAndKey) {
+  Write("compose.yaml", "services:\n  web:\n    image: app:${TAG:?set TAG first}\n");
+  auto p = Load();
+  ASSERT_FALSE(p.has_value());
+  EXPECT_EQ(p.error().code(), ErrorCode::kSyntax);
+  EXPECT_EQ(LoadError(),
+            "compose.yaml:3:12: services.web.image: required variable TAG is missing a value: set TAG first\n"
+            " 3 |     image: app:${TAG:?set TAG first}\n"
+            "   |            ^\n");
+}
+
+TEST_F(ComposeTest, InvalidInterpolation) {
+  Write("compose.yaml", "services:\n  web:\n    image: x\n    command: echo $\n");
+  EXPECT_EQ(p_summary(),
+            "compose.yaml:4:14: services.web.command: invalid interpolation format in \"echo $\" (write a literal $ as $$)");
+}
+
+TEST_F(ComposeTest, YamlErrors) {
+  Write("compose.yaml", "services:\n  web:\n    image: x\n   bad: [\n");
+  EXPECT_EQ(p_summary(), "compose.yaml:4:4: end of map not found");
+  Write("compose.yaml", "services:\n  web:\n    image: x\n    image: y\n");
+  EXPECT_EQ(p_summary(), "compose.yaml:4:5: duplicate key \"image\"");
+  Write("compose.yaml", "x-a: &a 1\nservices:\n  web:\n    <<: *a\n    image: x\n");
+  EXPECT_EQ(p_summary(), "compose.yaml:1:6: merge key \"<<\" needs a mapping or a list of mappings");
+  Write("compose.yaml", "- just\n- a list\n");
+  EXPECT_EQ(p_summary(), "compose.yaml:1:1: a compose file must be a mapping at the top level");
+}
+
+TEST_F(ComposeTest, MissingFiles) {
+  LoadOptions o;
+  o.files = {"nope.yaml"};
+  EXPECT_EQ(LoadError(o), "compose file not found: @DIR@/nope.yaml\n");
+  auto p = Load(o);
+  EXPECT_EQ(p.error().code(), ErrorCode::kNotFound);
+  Write("compose.yaml", "services:\n  web:\n    image: x\n");
+  o.files = {"compose.yaml"};
+  o.env_files = {"missing.env"};
+  EXPECT_EQ(LoadError(o), "open @DIR@/missing.env: No such file or directory\nwhile reading env file @DIR@/missing.env\n");
+}
+
+TEST_F(ComposeTest, NoComposeFileFound) {
+  LoadOptions o;
+  o.working_dir = dir_ + "/empty";
+  ASSERT_TRUE(MakeDirs(o.working_dir).has_value());
+  auto p = Load(o);
+  if (PathExists("/tmp/compose.yaml") || PathExists("/compose.yaml")) GTEST_SKIP() << "a compose.yaml above the temp dir";
+  ASSERT_FALSE(p.has_value());
+  EXPECT_EQ(p.error().code(), ErrorCode::kNotFound);
+  EXPECT_EQ(ReplaceAll(p.error().Summary(), dir_, "@DIR@"),
+            "no configuration file provided: not found (looked for compose.yaml, compose.yml, "
+            "docker-compose.yaml or docker-compose.yml in @DIR@/empty and its parents)");
+}
+
+TEST_F(ComposeTest, ExtendsCycleIsAnError) {
+  Write("compose.yaml", "services:\n  a:\n    extends: b\n  b:\n    extends: c\n  c:\n    image: x\n    extends: a\n");
+  EXPECT_EQ(p_summary(), "compose.yaml:3:5: services.a.extends: circular reference: a -> b -> c -> a");
+}
+
+TEST_F(ComposeTest, ExtendsUnknownService) {
+  Write("compose.yaml", "services:\n  base:\n    image: x\n  web:\n    extends: bsae\n");
+  EXPECT_EQ(p_summary(), "compose.yaml:5:14: services.web.extends: service \"bsae\" not found (did you mean \"base\"?)");
+  Write("compose.yaml", "services:\n  web:\n    extends:\n      file: other.yaml\n      service: base\n");
+  auto p = Load();
+  ASSERT_FALSE(p.has_value());
+  EXPECT_EQ(p.error().code(), ErrorCode::kNotFound);
+  EXPECT_EQ(LoadError(),
+            "compose.yaml:4:7: open @DIR@/other.yaml: No such file or directory\n"
+            " 4 |       file: other.yaml\n"
+            "   |       ^\n"
+            "while loading \"@DIR@/other.yaml\" for services.web.extends\n");
+}
+
+TEST_F(ComposeTest, IncludeConflictIsAnError) {
+  Write("compose.yaml", "include:\n  - sub/compose.yaml\nservices:\n  db:\n    image: mine\n");
+  Write("sub/compose.yaml", "services:\n  db:\n    image: theirs\n");
+  EXPECT_EQ(p_summary(),
+            "compose.yaml:4:3: services.db: conflicts with the service of the same name imported by "
+            "include[0] from sub/compose.yaml");
+}
+
+TEST_F(ComposeTest, IncludeCycleIsAnError) {
+  Write("compose.yaml", "include:\n  - sub/compose.yaml\nservices:\n  a:\n    image: a\n");
+  Write("sub/compose.yaml", "include:\n  - ../compose.yaml\nservices:\n  b:\n    image: b\n");
+  EXPECT_EQ(p_summary(), "sub/compose.yaml:2:5: include[0]: include cycle: compose.yaml includes itself");
+}
+
+TEST_F(ComposeTest, ExternalSecretCannotBeUsedByABuild) {
+  Write("compose.yaml", R"(services:
+  web:
+    build:
+      secrets: [vault]
+secrets:
+  vault:
+    external: true
+)");
+  EXPECT_EQ(p_summary(),
+            "compose.yaml:4:17: services.web.build.secrets[0]: secret \"vault\" is external, which is not "
+            "supported for builds: give it a \"file\" or an \"environment\" source");
+}
+
+TEST_F(ComposeTest, UnsupportedBuildSettings) {
+  Write("compose.yaml", "services:\n  web:\n    build:\n      platforms: [linux/amd64, linux/s390x]\n");
+  EXPECT_EQ(p_summary(),
+            "compose.yaml:4:7: services.web.build.platforms[1]: platform \"linux/s390x\" is not supported: "
+            "kiln builds only for the host platform \"" + std::string(HostPlatformForTest()) + "\"");
+  Write("compose.yaml", "services:\n  web:\n    build:\n      privileged: true\n");
+  EXPECT_EQ(p_summary(),
+            "compose.yaml:4:7: services.web.build.privileged: kiln does not run privileged builds; remove "
+            "\"privileged: true\"");
+  Write("compose.yaml", "services:\n  web:\n    build:\n      entitlements: [network.host]\n");
+  EXPECT_EQ(p_summary(),
+            "compose.yaml:4:7: services.web.build.entitlements: kiln does not grant build entitlements (network.host)");
+}
+
+TEST_F(ComposeTest, SecretUidGidModeWarn) {
+  Write("compose.yaml", R"(services:
+  web:
+    build:
+      secrets:
+        - source: tok
+          target: npmrc
+          mode: 0400
+secrets:
+  tok:
+    file: tok.txt
+)");
+  auto p = Load();
+  ASSERT_TRUE(p.has_value()) << p.error().Render();
+  EXPECT_EQ(Warnings(), (std::vector<std::string>{
+                            "services.web.build.secrets[0]: secrets uid, gid and mode are not supported by "
+                            "BuildKit, they will be ignored"}));
+  const SecretRef& ref = p->services[0].build->secrets[0];
+  EXPECT_EQ(ref.source, "tok");
+  EXPECT_EQ(ref.target, "npmrc");
+  EXPECT_EQ(ref.mode, 0400);
+  EXPECT_EQ(diag_.warnings()[0].loc.line, 5);
+}
+
+TEST_F(ComposeTest, ProfileDependencyMustBeEnabled) {
+  Write("compose.yaml", "services:\n  web:\n    image: x\n    depends_on: [dbg]\n  dbg:\n    image: y\n    profiles: [debug]\n");
+  EXPECT_EQ(p_summary(),
+            "compose.yaml:2:3: services.web.depends_on: service \"web\" depends on \"dbg\", which is not enabled "
+            "by the active profiles (enable one of its profiles: debug)");
+  LoadOptions o;
+  o.profiles = {"debug"};
+  auto p = Load(o);
+  ASSERT_TRUE(p.has_value()) << p.error().Render();
+  EXPECT_EQ(RenderServiceNames(*p), "dbg\nweb\n");
+}
+
+TEST_F(ComposeTest, OptionalDependencyOnDisabledServiceIsDropped) {
+  Write("compose.yaml",
+        "services:\n  web:\n    image: x\n    depends_on:\n      dbg:\n        condition: service_started\n"
+        "        required: false\n  dbg:\n    image: y\n    profiles: [debug]\n");
+  auto p = Load();
+  ASSERT_TRUE(p.has_value()) << p.error().Render();
+  EXPECT_EQ(RenderServiceNames(*p), "web\n");
+  EXPECT_EQ(p->disabled_services, (std::vector<std::string>{"dbg"}));
+}
+
+TEST_F(ComposeTest, UnknownSelectedService) {
+  Write("compose.yaml", "services:\n  web:\n    image: x\n");
+  LoadOptions o;
+  o.services = {"wbe"};
+  EXPECT_EQ(LoadError(o), "no such service: \"wbe\" (did you mean \"web\"?)\n");
+}
+
+TEST_F(ComposeTest, ModelForTheBuildEngine) {
+  Write("compose.yaml", R"(name: shop
+services:
+  web:
+    build:
+      context: ./web
+      args: [A=1, FROM_DOTENV, MISSING]
+      secrets:
+        - source: npm_token
+          target: npmrc
+        - gh
+  named:
+    image: registry.local/named:2
+    build: .
+secrets:
+  npm_token:
+    file: ./secrets/npm
+  gh:
+    environment: GH_TOKEN
+)");
+  Write(".env", "FROM_DOTENV=dotenv\nGH_TOKEN=only-in-dotenv\n");
+  auto p = Load();
+  ASSERT_TRUE(p.has_value()) << p.error().Render();
+  EXPECT_EQ(p->name, "shop");
+  EXPECT_EQ(p->working_dir, dir_);
+  EXPECT_EQ(p->files, (std::vector<std::string>{dir_ + "/compose.yaml"}));
+  const Service* web = p->FindService("web");
+  ASSERT_NE(web, nullptr);
+  EXPECT_EQ(web->image, "");
+  EXPECT_EQ(web->image_name, "shop-web");
+  EXPECT_EQ(p->FindService("named")->image_name, "registry.local/named:2");
+  ASSERT_TRUE(web->build.has_value());
+  EXPECT_EQ(web->build->context, dir_ + "/web");
+  EXPECT_EQ(web->build->dockerfile, "Dockerfile");
+  EXPECT_EQ(web->build->args, (Pairs{{"A", "1"}, {"FROM_DOTENV", "dotenv"}}));
+  ASSERT_EQ(web->build->secrets.size(), 2u);
+  EXPECT_EQ(web->build->secrets[0].source, "npm_token");
+  EXPECT_EQ(web->build->secrets[0].target, "npmrc");
+  EXPECT_EQ(web->build->secrets[1].target, "gh");
+  const SecretDef* npm = p->FindSecret("npm_token");
+  ASSERT_NE(npm, nullptr);
+  EXPECT_EQ(npm->file, dir_ + "/secrets/npm");
+  const SecretDef* gh = p->FindSecret("gh");
+  EXPECT_EQ(gh->environment, "GH_TOKEN");
+  // Like docker compose v2.24+, a variable set only in .env counts.
+  EXPECT_EQ(p->environment.at("GH_TOKEN"), "only-in-dotenv");
+}
+
+TEST_F(ComposeTest, ProcessEnvironmentOverridesDotEnv) {
+  Write("compose.yaml", "services:\n  web:\n    image: app:${TAG}\n");
+  Write(".env", "TAG=dotenv\n");
+  LoadOptions o;
+  o.environment = {{"TAG", "process"}};
+  auto p = Load(o);
+  ASSERT_TRUE(p.has_value()) << p.error().Render();
+  EXPECT_EQ(p->services[0].image, "app:process");
+  EXPECT_EQ(p->environment.at("TAG"), "process");
+}
+
+TEST_F(ComposeTest, EnvFilesReplaceDotEnvAndApplyInOrder) {
+  Write("compose.yaml", "services:\n  web:\n    image: ${A}-${B}\n");
+  Write(".env", "A=dotenv\nB=dotenv\n");
+  Write("one.env", "A=one\nB=one\n");
+  Write("two.env", "B=two-after-${A}\n");
+  LoadOptions o;
+  o.env_files = {"one.env", "two.env"};
+  auto p = Load(o);
+  ASSERT_TRUE(p.has_value()) << p.error().Render();
+  EXPECT_EQ(p->services[0].image, "one-two-after-one");
+}
+
+TEST_F(ComposeTest, ProjectNameSources) {
+  Write("compose.yaml", "name: from-file\nservices:\n  web:\n    image: x\n");
+  EXPECT_EQ(Load()->name, "from-file");
+  LoadOptions o;
+  o.environment = {{"COMPOSE_PROJECT_NAME", "from-env"}};
+  EXPECT_EQ(Load(o)->name, "from-env");
+  o.project_name = "from-flag";
+  EXPECT_EQ(Load(o)->name, "from-flag");
+  o.project_name = "Bad Name";
+  EXPECT_EQ(LoadError(o),
+            "invalid project name \"Bad Name\": it must contain only lowercase letters, digits, dashes and "
+            "underscores, and start with a letter or digit\n");
+  EXPECT_EQ(NormalizeProjectName("My.App_1"), "myapp_1");
+  EXPECT_EQ(NormalizeProjectName("__-Web"), "web");
+  EXPECT_EQ(NormalizeProjectName("..."), "");
+}
+
+TEST_F(ComposeTest, ProjectDirectoryOption) {
+  Write("files/compose.yaml", "services:\n  web:\n    build: ./app\n");
+  Write("proj/.env", "X=1\n");
+  LoadOptions o;
+  o.files = {"files/compose.yaml"};
+  o.project_directory = "proj";
+  auto p = Load(o);
+  ASSERT_TRUE(p.has_value()) << p.error().Render();
+  EXPECT_EQ(p->working_dir, dir_ + "/proj");
+  EXPECT_EQ(p->name, "proj");
+  EXPECT_EQ(p->services[0].build->context, dir_ + "/proj/app");
+  EXPECT_EQ(p->environment.at("X"), "1");
+}
+
+TEST_F(ComposeTest, RuntimeSecretMountedByTheDockerfileWarns) {
+  Write("compose.yaml", R"(services:
+  app:
+    build: .
+    secrets:
+      - npm_token
+      - runtime_only
+secrets:
+  npm_token:
+    file: ./npm
+  runtime_only:
+    file: ./rt
+)");
+  auto p = Load();
+  ASSERT_TRUE(p.has_value()) << p.error().Render();
+  CollectingDiagnostics diag;
+  EXPECT_EQ(CheckBuildSecrets(p->services[0], {"npm_token"}, diag), 1);
+  ASSERT_EQ(diag.warnings().size(), 1u);
+  EXPECT_EQ(diag.warnings()[0].name, "ComposeSecretNotInBuild");
+  EXPECT_EQ(diag.warnings()[0].message,
+            "service \"app\": secret \"npm_token\" is listed under services.app.secrets (runtime) but the "
+            "Dockerfile mounts it at build time; add it under services.app.build.secrets");
+  EXPECT_EQ(diag.warnings()[0].loc.line, 5);
+}
+
+TEST_F(ComposeTest, BuildSecretUnderItsTargetNameDoesNotWarn) {
+  Write("compose.yaml", R"(services:
+  app:
+    build:
+      secrets:
+        - source: npm_token
+          target: npmrc
+    secrets: [npm_token]
+secrets:
+  npm_token:
+    file: ./npm
+)");
+  auto p = Load();
+  ASSERT_TRUE(p.has_value()) << p.error().Render();
+  CollectingDiagnostics diag;
+  EXPECT_EQ(CheckBuildSecrets(p->services[0], {"npmrc"}, diag), 0);
+  EXPECT_EQ(CheckBuildSecrets(p->services[0], {"npm_token"}, diag), 1);
+}
 
 }  // namespace
 }  // namespace kiln::compose

@@ -81,9 +81,12 @@ Result<std::vector<std::string>> Discover(const std::string& start, Diagnostics&
 // environment: the main project, or one `include` entry.
 class FileSetLoader {
  public:
-  FileSetLoader(std::string project_dir, Environment env, Diagnostics& diag,
-                std::set<std::string> include_stack)
+  // `display_root` is the main project's directory: file names in messages
+  // are relative to it.
+  FileSetLoader(std::string project_dir, std::string display_root, Environment env,
+                Diagnostics& diag, std::set<std::string> include_stack)
       : project_dir_(std::move(project_dir)),
+        display_root_(std::move(display_root)),
         env_(std::move(env)),
         diag_(diag),
         include_stack_(std::move(include_stack)) {
@@ -114,7 +117,7 @@ class FileSetLoader {
     if (auto it = cache_.find(key); it != cache_.end()) return it->second;
     auto text = ReadFile(path);
     if (!text) return Fail(std::move(text).error());
-    KILN_TRY_ASSIGN(Node root, ParseYaml(DisplayName(project_dir_, path), *text));
+    KILN_TRY_ASSIGN(Node root, ParseYaml(DisplayName(display_root_, path), *text));
     if (!root.is_map())
       return Fail(InvalidAt(root.loc, "", "a compose file must be a mapping at the top level"));
     KILN_TRY(internal::InterpolateTree(root, "", lookup_, diag_));
@@ -184,8 +187,7 @@ class FileSetLoader {
         std::vector<std::string> names;
         for (const auto& e : services->map) names.push_back(e.key);
         std::string msg = fmt::format("service {} not found", Quote(base_name));
-        if (auto s = Spellcheck(base_name, names); !s.empty())
-          msg += fmt::format(" (did you mean {}?)", Quote(s));
+        msg += internal::DidYouMean(base_name, names);
         return Fail(InvalidAt(ev.loc, ext_path, msg));
       }
       KILN_TRY_ASSIGN(base, ResolveExtends(root, path, base_name, stack));
@@ -200,7 +202,7 @@ class FileSetLoader {
       if (!os || !os->is_map() || !os->Find(base_name))
         return Fail(InvalidAt(ev.loc, ext_path,
                               fmt::format("service {} not found in {}", Quote(base_name),
-                                          DisplayName(project_dir_, base_file))));
+                                          DisplayName(display_root_, base_file))));
       KILN_TRY_ASSIGN(base, ResolveExtends(*other, base_file, base_name, stack));
     }
     stack.pop_back();
@@ -251,8 +253,7 @@ class FileSetLoader {
             project_dir = Absolute(Dirname(path), e.value.scalar);
           } else {
             std::string msg = fmt::format("unknown key {}", Quote(e.key));
-            if (auto s = Spellcheck(e.key, {"path", "env_file", "project_directory"}); !s.empty())
-              msg += fmt::format(" (did you mean {}?)", Quote(s));
+            msg += internal::DidYouMean(e.key, {"path", "env_file", "project_directory"});
             return Fail(InvalidAt(e.key_loc, kp, msg));
           }
         }
@@ -262,7 +263,7 @@ class FileSetLoader {
       if (paths.empty()) return Fail(InvalidAt(item.loc, ip, "missing \"path\""));
       for (const auto& p : paths) {
         if (include_stack_.count(p))
-          return Fail(InvalidAt(item.loc, ip, fmt::format("include cycle: {} includes itself", DisplayName(project_dir_, p))));
+          return Fail(InvalidAt(item.loc, ip, fmt::format("include cycle: {} includes itself", DisplayName(display_root_, p))));
         if (!PathExists(p))
           return Fail(InvalidAt(item.loc, ip, fmt::format("file not found: {}", p)).WithCode(ErrorCode::kNotFound));
       }
@@ -280,7 +281,7 @@ class FileSetLoader {
       for (const auto& kv : env_) env[kv.first] = kv.second;
       std::set<std::string> stack = include_stack_;
       stack.insert(path);
-      FileSetLoader sub(project_dir, std::move(env), diag_, std::move(stack));
+      FileSetLoader sub(project_dir, display_root_, std::move(env), diag_, std::move(stack));
       KILN_TRY_ASSIGN(Node included, sub.LoadAll(paths));
       for (const char* section : {"services", "networks", "volumes", "secrets", "configs"}) {
         Node* from = included.Find(section);
@@ -299,7 +300,7 @@ class FileSetLoader {
             return Fail(InvalidAt(mine->key_loc, PathJoin(section, e.key),
                                   fmt::format("conflicts with the {} of the same name imported by "
                                               "{} from {}",
-                                              singular, ip, DisplayName(project_dir_, paths[0]))));
+                                              singular, ip, DisplayName(display_root_, paths[0]))));
           }
           to->map.push_back(std::move(e));
         }
@@ -309,6 +310,7 @@ class FileSetLoader {
   }
 
   std::string project_dir_;
+  std::string display_root_;
   Environment env_;
   Diagnostics& diag_;
   std::set<std::string> include_stack_;
@@ -420,7 +422,7 @@ Result<Project> LoadProject(const LoadOptions& options, Diagnostics& diag) {
   project.environment = env;
 
   // 3. Load, interpolate, extend, include and merge.
-  FileSetLoader loader(project.working_dir, env, diag, {});
+  FileSetLoader loader(project.working_dir, project.working_dir, env, diag, {});
   KILN_TRY_ASSIGN(Node root, loader.LoadAll(files));
   StripResets(root);
 

@@ -1,6 +1,7 @@
 // Per-file normalisation, interpolation of the YAML tree and compose's merge
 // rules for several files, extends and include.
 
+#include <algorithm>
 #include <set>
 
 #include "base/fs.h"
@@ -100,6 +101,29 @@ bool IsLocalPathLike(std::string_view s) {
 }
 
 }  // namespace
+
+std::string DidYouMean(std::string_view word, const std::vector<std::string>& candidates) {
+  std::string lower = ToLower(word);
+  int limit = std::max<int>(word.size() <= 2 ? 1 : 2, static_cast<int>(word.size()) / 3);
+  int best = limit + 1;
+  std::string found;
+  for (const auto& c : candidates) {
+    int d = EditDistance(lower, ToLower(c), limit);
+    if (d < best) {
+      best = d;
+      found = c;
+    }
+  }
+  if (found.empty() && word.size() >= 3) {
+    for (const auto& c : candidates) {
+      if (StartsWith(c, word)) {
+        found = c;
+        break;
+      }
+    }
+  }
+  return found.empty() ? std::string() : fmt::format(" (did you mean {}?)", Quote(found));
+}
 
 bool IsRemoteContext(std::string_view s) {
   return s.find("://") != std::string_view::npos || StartsWith(s, "git@") ||

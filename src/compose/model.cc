@@ -41,10 +41,7 @@ const std::vector<std::string> kSecretKeys = {"file", "environment", "external",
 bool IsExtension(std::string_view key) { return StartsWith(key, "x-"); }
 
 Error UnknownKey(const MapEntry& e, std::string_view path, const std::vector<std::string>& known) {
-  std::string msg = fmt::format("unknown key {}", Quote(e.key));
-  if (std::string s = Spellcheck(e.key, known); !s.empty())
-    msg += fmt::format(" (did you mean {}?)", Quote(s));
-  return InvalidAt(e.key_loc, path, msg);
+  return InvalidAt(e.key_loc, path, fmt::format("unknown key {}{}", Quote(e.key), DidYouMean(e.key, known)));
 }
 
 Result<void> CheckKeys(const Node& n, std::string_view path, const std::vector<std::string>& known) {
@@ -276,10 +273,9 @@ Result<Service> ParseService(const MapEntry& se, const Project& project) {
             static const std::vector<std::string> kConditions = {
                 "service_started", "service_healthy", "service_completed_successfully"};
             if (std::find(kConditions.begin(), kConditions.end(), dep.condition) == kConditions.end()) {
-              std::string msg = fmt::format("unknown condition {}", Quote(dep.condition));
-              if (auto s = Spellcheck(dep.condition, kConditions); !s.empty())
-                msg += fmt::format(" (did you mean {}?)", Quote(s));
-              return Fail(InvalidAt(c->loc, PathJoin(dp, "condition"), msg));
+              return Fail(InvalidAt(c->loc, PathJoin(dp, "condition"),
+                                    fmt::format("unknown condition {}{}", Quote(dep.condition),
+                                                DidYouMean(dep.condition, kConditions))));
             }
           }
           if (const Node* r = d.value.Find("required")) {
@@ -339,11 +335,6 @@ std::vector<std::string> Names(const std::vector<Service>& services) {
   std::vector<std::string> out;
   for (const auto& s : services) out.push_back(s.name);
   return out;
-}
-
-std::string DidYouMean(const std::string& word, const std::vector<std::string>& candidates) {
-  std::string s = Spellcheck(word, candidates);
-  return s.empty() ? std::string() : fmt::format(" (did you mean {}?)", Quote(s));
 }
 
 // Checks what only makes sense once everything is known: secret references,
