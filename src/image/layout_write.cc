@@ -223,6 +223,10 @@ Result<void> CopyBlob(LayoutSink& sink, const Descriptor& d, const BlobSource& b
       hash.Update(chunk);
       return out(chunk);
     }));
+    if (hash.bytes() != static_cast<uint64_t>(d.size)) {
+      return Fail(Error(ErrorCode::kDigestMismatch,
+                        fmt::format("blob {}: got {} bytes, expected {}", d.digest.str(), hash.bytes(), d.size)));
+    }
     Digest got = hash.Finish();
     if (got != d.digest) {
       return Fail(Error(ErrorCode::kDigestMismatch,
