@@ -412,10 +412,7 @@ class InstructionParser {
   }
 
  private:
-  size_t KeywordOffset() const {
-    size_t kw = node_.line.find(node_.keyword);
-    return kw == std::string::npos ? 0 : kw;
-  }
+  size_t KeywordOffset() const { return node_.keyword_offset; }
   std::string Name() const { return std::string(KindName(node_.kind)); }
   tl::unexpected<Error> Err(std::string msg) const { return Fail(Error::Syntax(ins_.loc, std::move(msg))); }
   tl::unexpected<Error> ErrAt(size_t offset, std::string msg) const {

@@ -44,6 +44,7 @@ Result<void> SplitCommand(Node* node, size_t start) {
   size_t kw_start = i;
   while (i < line.size() && !IsSpace(line[i])) ++i;
   node->keyword = line.substr(kw_start, i - kw_start);
+  node->keyword_offset = kw_start;
   while (i < line.size() && IsSpace(line[i])) ++i;
   // extractBuilderFlags: leading words that start with "--".
   node->flags.clear();
@@ -84,6 +85,7 @@ Result<void> SplitCommand(Node* node, size_t start) {
     if (word == "--") break;  // "--" ends the flags
     if (blank_ok || !word.empty()) node->flags.push_back({word.substr(2), word_start});
   }
+  while (i < line.size() && IsSpace(line[i])) ++i;
   size_t end = line.size();
   while (end > i && IsSpace(line[end - 1])) --end;
   node->args_offset = i;

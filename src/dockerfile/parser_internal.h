@@ -37,6 +37,7 @@ struct RawFlag {
 struct Node {
   Kind kind = Kind::kRun;
   std::string keyword;
+  size_t keyword_offset = 0;  // of `keyword` in `line`
   std::string line;        // logical line
   std::string args;        // after keyword and flags, trimmed
   size_t args_offset = 0;  // of `args` in `line`
