@@ -73,7 +73,7 @@ namespace {
 // Aliases are expanded into copies; these bounds stop "billion laughs"
 // documents and alias cycles from exhausting memory or the stack.
 constexpr int kMaxDepth = 200;
-constexpr long kMaxNodes = 2'000'000;
+constexpr long kMaxNodes = 250'000;
 
 class Converter {
  public:
@@ -112,6 +112,9 @@ class Converter {
         out.scalar = y.Scalar();
         // yaml-cpp tags plain scalars "?" and quoted ones "!".
         out.plain = tag != "!";
+        // yaml-cpp leaves a tagged plain `null` (`!reset null`) a scalar.
+        if (!out.tag.empty() && (out.scalar == "null" || out.scalar == "~" || out.scalar.empty()))
+          out.kind = Node::Kind::kNull;
         return out;
       case YAML::NodeType::Sequence:
         out.kind = Node::Kind::kSeq;
