@@ -209,6 +209,8 @@ class ShellWord {
     std::string chs = ch == kEof ? std::string() : std::string(1, static_cast<char>(ch));
     bool null_is_unset = false;
     switch (ch) {
+      case kEof:
+        return tl::unexpected(std::string("syntax error: missing '}'"));
       case '}':
         return GetEnv(name).value_or("");
       case ':':
