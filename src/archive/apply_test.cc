@@ -92,7 +92,9 @@ TEST_F(ApplyTest, RoundTripKeepsEverything) {
   Check(::lchown((src + "/usr/sudo-link").c_str(), 42, 43), "lchown");
   Check(::chown((src + "/empty").c_str(), 7, 8), "chown");
   Check(::chmod((src + "/empty").c_str(), 01777), "chmod");
-  Check(::setxattr((src + "/usr/bin/sudo").c_str(), "security.capability", "\x01\x00\x00\x02", 4, 0), "xattr");
+  std::string cap("\x01\x00\x00\x02\x00\x20\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00", 20);
+  Check(::setxattr((src + "/usr/bin/sudo").c_str(), "security.capability", cap.data(), cap.size(), 0),
+        "xattr");
   Check(::setxattr((src + "/empty").c_str(), "user.dir", "yes", 3, 0), "xattr");
   Write(src + "/big", std::string(3 * 1024 * 1024 + 17, 'z'));
   int64_t t = 1600000000;
