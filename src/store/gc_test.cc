@@ -2,6 +2,9 @@
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <chrono>
@@ -179,6 +182,37 @@ TEST_F(GcTest, SessionLeaseEndsWithItsSession) {
   r = store_->Prune();
   ASSERT_TRUE(r);
   EXPECT_FALSE(store_->blobs().Has(pending));
+}
+
+TEST_F(GcTest, SessionLeaseOfKilledProcessIsDropped) {
+  store_.reset();
+  int ready[2];
+  ASSERT_EQ(::pipe(ready), 0);
+  pid_t pid = ::fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    auto s = Store::Open(root_);
+    if (!s) ::_exit(2);
+    auto d = (*s)->blobs().Put("leased by a doomed build");
+    if (!d || !(*s)->AddLease("build", LeaseLifetime::kSession, {{RefKind::kBlob, *d}})) ::_exit(3);
+    char c = 'x';
+    (void)::write(ready[1], &c, 1);
+    ::pause();
+    ::_exit(0);
+  }
+  char c;
+  ASSERT_EQ(::read(ready[0], &c, 1), 1);
+  ::kill(pid, SIGKILL);
+  int status;
+  ASSERT_EQ(::waitpid(pid, &status, 0), pid);
+  ::close(ready[0]);
+  ::close(ready[1]);
+  store_ = OpenStore();
+  Digest d = Digest::Of("leased by a doomed build");
+  EXPECT_TRUE(store_->blobs().Has(d));
+  auto r = store_->Prune();
+  ASSERT_TRUE(r);
+  EXPECT_FALSE(store_->blobs().Has(d));
 }
 
 TEST_F(GcTest, PruneWaitsForOtherSessionsToClose) {

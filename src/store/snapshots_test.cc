@@ -1,5 +1,8 @@
 #include "store/snapshots.h"
 
+#include <atomic>
+#include <thread>
+
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
@@ -164,6 +167,34 @@ TEST_F(SnapshotTest, SessionDeathFoundByLockNotByPid) {
   auto third = OpenStore();
   EXPECT_TRUE(PathExists(st.path));
   EXPECT_EQ(RowState(st.chain_id), "preparing");
+}
+
+TEST_F(SnapshotTest, LockKeyMakesEachLayerUnpackOnceAcrossThreads) {
+  std::atomic<int> unpacked{0};
+  std::atomic<int> failures{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t)
+    threads.emplace_back([&] {
+      for (int i = 0; i < 10; ++i) {
+        Digest chain = Digest::Of(fmt::format("layer {}", i));
+        auto lock = store_->LockKey("snapshot/" + chain.hex());
+        if (!lock) {
+          ++failures;
+          continue;
+        }
+        if (store_->GetSnapshot(chain)) continue;
+        auto st = store_->PrepareSnapshot(chain, std::nullopt);
+        if (!st || !WriteFile(JoinPath(st->path, "f"), "x") || !store_->CommitSnapshot(*st)) {
+          ++failures;
+          continue;
+        }
+        ++unpacked;
+      }
+    });
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(failures.load(), 0);
+  EXPECT_EQ(unpacked.load(), 10);
+  EXPECT_EQ(Dir("snapshots").size(), 10u);
 }
 
 class SnapshotFaultTest : public SnapshotTest {

@@ -265,6 +265,16 @@ TEST_F(StoreMetadataTest, CacheMountDirs) {
   }
 }
 
+TEST_F(StoreMetadataTest, OpenOnAFileFails) {
+  std::string file = JoinPath(dir_->path(), "plain-file");
+  ASSERT_TRUE(WriteFile(file, "x"));
+  auto s = Store::Open(file);
+  ASSERT_FALSE(s);
+  EXPECT_EQ(s.error().code(), ErrorCode::kIo);
+  EXPECT_EQ(s.error().Render(), fmt::format("mkdir {}: Not a directory\nwhile opening store {}\n",
+                                            file, file));
+}
+
 TEST_F(StoreMetadataTest, TwoSessionsShareMetadata) {
   auto other = OpenStore();
   ASSERT_TRUE(other);
