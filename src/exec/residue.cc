@@ -1,0 +1,97 @@
+#include "exec/residue.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <sys/xattr.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <set>
+
+#include "base/fs.h"
+#include "exec/rootfs.h"
+
+namespace kiln::exec {
+namespace {
+
+Result<bool> IsEmptyDir(const std::string& path) {
+  Fd fd(open(path.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+  if (!fd.valid()) return Fail(Error::Io(path, errno, "open"));
+  DIR* dir = fdopendir(fd.Release());
+  if (!dir) return Fail(Error::Io(path, errno, "opendir"));
+  bool empty = true;
+  while (dirent* e = readdir(dir)) {
+    std::string_view name = e->d_name;
+    if (name != "." && name != "..") {
+      empty = false;
+      break;
+    }
+  }
+  closedir(dir);
+  return empty;
+}
+
+bool IsOpaque(const std::string& path) {
+  char v[4];
+  return lgetxattr(path.c_str(), "trusted.overlay.opaque", v, sizeof v) > 0 ||
+         lgetxattr(path.c_str(), "user.overlay.opaque", v, sizeof v) > 0;
+}
+
+// Deepest first: longer paths sort before their parents.
+bool Deeper(const std::string& a, const std::string& b) {
+  return a.size() != b.size() ? a.size() > b.size() : a < b;
+}
+
+}  // namespace
+
+Result<void> RecordMountPoint(int root_fd, const std::vector<std::string>& created,
+                              MountPointRecord& record) {
+  if (created.empty()) return Ok();
+  record.created.insert(record.created.end(), created.begin(), created.end());
+  for (std::string p = Dirname(created.front()); p != "/"; p = Dirname(p)) {
+    KILN_TRY_ASSIGN(Fd fd, ResolveInRoot(root_fd, p, O_PATH | O_NOFOLLOW));
+    struct stat st;
+    if (fstat(fd.get(), &st) < 0) return Fail(Error::Io(p, errno, "stat"));
+    record.existing_parents.push_back({p, st.st_mode & 07777, st.st_uid, st.st_gid});
+  }
+  return Ok();
+}
+
+Result<void> RemoveMountResidue(const std::string& upperdir, const MountPointRecord& record) {
+  std::set<std::string, decltype(&Deeper)> created(record.created.begin(), record.created.end(), &Deeper);
+  for (const auto& p : created) {
+    std::string up = JoinPath(upperdir, p);
+    struct stat st;
+    if (lstat(up.c_str(), &st) < 0) {
+      if (errno == ENOENT) continue;
+      return Fail(Error::Io(up, errno, "stat"));
+    }
+    if (S_ISDIR(st.st_mode)) {
+      KILN_TRY_ASSIGN(bool empty, IsEmptyDir(up));
+      if (empty && !IsOpaque(up) && rmdir(up.c_str()) < 0) return Fail(Error::Io(up, errno, "rmdir"));
+    } else if (S_ISREG(st.st_mode) && st.st_size == 0) {
+      if (unlink(up.c_str()) < 0) return Fail(Error::Io(up, errno, "unlink"));
+    }
+  }
+  std::vector<ExistingDir> parents = record.existing_parents;
+  std::sort(parents.begin(), parents.end(),
+            [](const ExistingDir& a, const ExistingDir& b) { return Deeper(a.path, b.path); });
+  for (const auto& d : parents) {
+    std::string up = JoinPath(upperdir, d.path);
+    struct stat st;
+    if (lstat(up.c_str(), &st) < 0) {
+      if (errno == ENOENT) continue;
+      return Fail(Error::Io(up, errno, "stat"));
+    }
+    if (!S_ISDIR(st.st_mode) || (st.st_mode & 07777) != d.mode || st.st_uid != d.uid ||
+        st.st_gid != d.gid || IsOpaque(up))
+      continue;
+    KILN_TRY_ASSIGN(bool empty, IsEmptyDir(up));
+    if (empty && rmdir(up.c_str()) < 0) return Fail(Error::Io(up, errno, "rmdir"));
+  }
+  return Ok();
+}
+
+}  // namespace kiln::exec
