@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "base/error.h"
+#include "dockerfile/dockerignore_internal.h"
 
 namespace kiln::dockerfile {
 
@@ -35,7 +36,7 @@ class Matcher {
 
  private:
   std::vector<IgnorePattern> patterns_;
-  std::vector<std::vector<std::string>> parts_;  // patterns_[i] split on '/'
+  std::vector<internal::IgnoreGlob> globs_;  // compiled patterns_, same order
 };
 
 // Reads the ignore file for a build: "<dockerfile>.dockerignore" beside the
