@@ -8,6 +8,16 @@
 
 namespace kiln::compose {
 
+Pos::operator SourceLoc() const {
+  SourceLoc loc;
+  if (!source) return loc;
+  loc.file = source->name;
+  loc.line = line;
+  loc.col = col;
+  if (line > 0 && line <= static_cast<int>(source->lines.size())) loc.line_text = source->lines[line - 1];
+  return loc;
+}
+
 const MapEntry* Node::FindEntry(std::string_view key) const {
   for (const auto& e : map)
     if (e.key == key) return &e;
@@ -35,7 +45,7 @@ bool Node::Erase(std::string_view key) {
   return false;
 }
 
-void Node::Set(std::string key, Node value, SourceLoc key_loc) {
+void Node::Set(std::string key, Node value, Pos key_loc) {
   for (auto& e : map) {
     if (e.key == key) {
       e.value = std::move(value);
@@ -45,7 +55,7 @@ void Node::Set(std::string key, Node value, SourceLoc key_loc) {
   map.push_back(MapEntry{std::move(key), std::move(key_loc), std::move(value)});
 }
 
-Node Node::Scalar(std::string text, SourceLoc loc, bool plain) {
+Node Node::Scalar(std::string text, Pos loc, bool plain) {
   Node n;
   n.kind = Kind::kScalar;
   n.scalar = std::move(text);
@@ -54,14 +64,14 @@ Node Node::Scalar(std::string text, SourceLoc loc, bool plain) {
   return n;
 }
 
-Node Node::Map(SourceLoc loc) {
+Node Node::Map(Pos loc) {
   Node n;
   n.kind = Kind::kMap;
   n.loc = std::move(loc);
   return n;
 }
 
-Node Node::Seq(SourceLoc loc) {
+Node Node::Seq(Pos loc) {
   Node n;
   n.kind = Kind::kSeq;
   n.loc = std::move(loc);
@@ -77,21 +87,23 @@ constexpr long kMaxNodes = 250'000;
 
 class Converter {
  public:
-  Converter(std::string_view file, std::string_view text) : file_(file) {
+  Converter(std::string_view file, std::string_view text) {
+    auto source = std::make_shared<SourceText>();
+    source->name = std::string(file);
     for (auto& line : Split(text, '\n')) {
       if (!line.empty() && line.back() == '\r') line.pop_back();
-      lines_.push_back(std::move(line));
+      source->lines.push_back(std::move(line));
     }
+    source_ = std::move(source);
   }
 
-  SourceLoc Loc(const YAML::Mark& m) const {
-    SourceLoc loc;
-    loc.file = file_;
-    if (m.is_null()) return loc;
-    loc.line = m.line + 1;
-    loc.col = m.column + 1;
-    if (m.line >= 0 && m.line < static_cast<int>(lines_.size())) loc.line_text = lines_[m.line];
-    return loc;
+  Pos Loc(const YAML::Mark& m) const {
+    Pos pos;
+    pos.source = source_;
+    if (m.is_null()) return pos;
+    pos.line = m.line + 1;
+    pos.col = m.column + 1;
+    return pos;
   }
 
   Result<Node> Convert(const YAML::Node& y, int depth) {
@@ -135,7 +147,7 @@ class Converter {
     std::vector<Node> merges;
     for (const auto& kv : y) {
       const YAML::Node& k = kv.first;
-      SourceLoc key_loc = Loc(k.Mark());
+      Pos key_loc = Loc(k.Mark());
       if (!k.IsScalar()) return Fail(Error::Syntax(key_loc, "mapping keys must be strings"));
       if (k.Scalar() == "<<" && k.Tag() == "?") {
         KILN_TRY_ASSIGN(Node v, Convert(kv.second, depth + 1));
@@ -167,8 +179,7 @@ class Converter {
     return out;
   }
 
-  std::string file_;
-  std::vector<std::string> lines_;
+  std::shared_ptr<const SourceText> source_;
   long count_ = 0;
 };
 

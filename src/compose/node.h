@@ -5,6 +5,7 @@
 // anchors, aliases and merge keys (`<<`) are resolved here, tags `!reset` and
 // `!override` are kept for the merge step.
 
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -14,6 +15,22 @@
 namespace kiln::compose {
 
 struct MapEntry;
+
+// The text of a parsed file, shared by the positions that point into it.
+struct SourceText {
+  std::string name;
+  std::vector<std::string> lines;
+};
+
+// A cheap-to-copy position in a SourceText; converts to the SourceLoc that
+// errors carry (with the line's text filled in).
+struct Pos {
+  std::shared_ptr<const SourceText> source;
+  int line = 0;  // 1-based; 0 = unknown
+  int col = 0;   // 1-based
+
+  operator SourceLoc() const;  // NOLINT: implicit on purpose
+};
 
 struct Node {
   enum class Kind { kNull, kScalar, kMap, kSeq };
@@ -29,7 +46,7 @@ struct Node {
   std::vector<MapEntry> map;  // kMap, in source order, keys unique
   std::vector<Node> seq;      // kSeq
   // Where the value starts (for kNull from a missing value: the key).
-  SourceLoc loc;
+  Pos loc;
 
   bool is_map() const { return kind == Kind::kMap; }
   bool is_seq() const { return kind == Kind::kSeq; }
@@ -42,16 +59,16 @@ struct Node {
   // Removes `key` if present; returns whether it was.
   bool Erase(std::string_view key);
   // Sets `key` to `value`, replacing in place or appending.
-  void Set(std::string key, Node value, SourceLoc key_loc = {});
+  void Set(std::string key, Node value, Pos key_loc = {});
 
-  static Node Scalar(std::string text, SourceLoc loc = {}, bool plain = false);
-  static Node Map(SourceLoc loc = {});
-  static Node Seq(SourceLoc loc = {});
+  static Node Scalar(std::string text, Pos loc = {}, bool plain = false);
+  static Node Map(Pos loc = {});
+  static Node Seq(Pos loc = {});
 };
 
 struct MapEntry {
   std::string key;
-  SourceLoc key_loc;
+  Pos key_loc;
   Node value;
 };
 

@@ -56,11 +56,11 @@ TEST(ParseYamlTest, Locations) {
   ASSERT_NE(web, nullptr);
   EXPECT_EQ(web->key_loc.line, 2);
   EXPECT_EQ(web->key_loc.col, 3);
-  const Node* image = web->value.Find("image");
-  EXPECT_EQ(image->loc.file, "f.yaml");
-  EXPECT_EQ(image->loc.line, 3);
-  EXPECT_EQ(image->loc.col, 12);
-  EXPECT_EQ(image->loc.line_text, "    image: nginx");
+  SourceLoc image = web->value.Find("image")->loc;
+  EXPECT_EQ(image.file, "f.yaml");
+  EXPECT_EQ(image.line, 3);
+  EXPECT_EQ(image.col, 12);
+  EXPECT_EQ(image.line_text, "    image: nginx");
 }
 
 TEST(ParseYamlTest, Errors) {
