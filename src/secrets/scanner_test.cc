@@ -9,9 +9,14 @@
 
 #include "base/digest.h"
 #include "base/fs.h"
+#include "secrets/testing/tar_builder.h"
 
 namespace kiln::secrets {
 namespace {
+
+using testing::PaxRecord;
+using testing::ReaderOf;
+using testing::TarEntry;
 
 constexpr std::string_view kSecret = "hunter2-is-my-password";
 
@@ -131,57 +136,6 @@ TEST(LeakScannerTest, ScanDirectoryMissingRoot) {
   auto r = scanner->ScanDirectory("/nonexistent-kiln");
   ASSERT_FALSE(r);
   EXPECT_EQ(r.error().message(), "open /nonexistent-kiln: No such file or directory");
-}
-
-// A tiny tar writer for tests: ustar headers with correct checksums.
-std::string TarHeader(std::string name, char type, size_t size, std::string link = "") {
-  std::string h(512, '\0');
-  std::copy(name.begin(), name.end(), h.begin());
-  auto octal = [&](size_t off, size_t len, uint64_t v) {
-    std::string s = fmt::format("{:0{}o}", v, len - 1);
-    std::copy(s.begin(), s.end(), h.begin() + off);
-  };
-  octal(100, 8, 0644);
-  octal(108, 8, 0);
-  octal(116, 8, 0);
-  octal(124, 12, size);
-  octal(136, 12, 0);
-  h[156] = type;
-  std::copy(link.begin(), link.end(), h.begin() + 157);
-  std::string magic = "ustar";
-  std::copy(magic.begin(), magic.end(), h.begin() + 257);
-  h[263] = '0';
-  h[264] = '0';
-  std::fill(h.begin() + 148, h.begin() + 156, ' ');
-  unsigned sum = 0;
-  for (unsigned char c : h) sum += c;
-  std::string s = fmt::format("{:06o}", sum);
-  std::copy(s.begin(), s.end(), h.begin() + 148);
-  h[154] = '\0';
-  return h;
-}
-
-std::string TarEntry(std::string name, std::string data, char type = '0', std::string link = "") {
-  std::string out = TarHeader(name, type, data.size(), link) + data;
-  out.append((512 - data.size() % 512) % 512, '\0');
-  return out;
-}
-
-std::string PaxRecord(std::string key, std::string value) {
-  std::string body = " " + key + "=" + value + "\n";
-  size_t len = body.size() + 1;
-  while (std::to_string(len).size() + body.size() != len) ++len;
-  return std::to_string(len) + body;
-}
-
-ReadFn ReaderOf(const std::string& data, size_t chunk) {
-  auto pos = std::make_shared<size_t>(0);
-  return [&data, pos, chunk](char* buf, size_t cap) -> Result<size_t> {
-    size_t n = std::min({cap, chunk, data.size() - *pos});
-    std::copy(data.begin() + *pos, data.begin() + *pos + n, buf);
-    *pos += n;
-    return n;
-  };
 }
 
 TEST(LeakScannerTest, ScanTar) {
