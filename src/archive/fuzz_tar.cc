@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
+#include <optional>
 #include <string>
 
 #include "archive/layer.h"
@@ -27,11 +28,12 @@ struct Dirs {
 };
 
 const Dirs& GetDirs() {
+  // Removed when the process exits.
+  static std::optional<kiln::TempDir> keep;
   static const Dirs dirs = [] {
     auto t = kiln::TempDir::Create("kiln-fuzz-tar");
     if (!t) std::abort();
-    // Leaked on purpose: lives for the whole process.
-    auto* keep = new kiln::TempDir(std::move(*t));
+    keep.emplace(std::move(*t));
     Dirs d{keep->path(), keep->path() + "/x/y/target"};
     (void)kiln::WriteFile(d.base + "/sentinel", "s");
     return d;
