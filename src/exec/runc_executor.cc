@@ -250,8 +250,10 @@ Result<RunResult> RuncExecutor::RunStep(const RunSpec& spec, Step& step, MountPo
   if (!status) {
     if (status.error().code() != ErrorCode::kInterrupted) return Fail(std::move(status).error());
     // Step 10 (interrupt): kill the container; Cleanup() deletes it.
-    (void)Runc({"kill", step.id, "KILL"});
-    proc->Kill(SIGKILL);
+    // `runc kill` fails when the container is not created yet; then stop
+    // runc itself, and Cleanup()'s `runc delete --force` removes any state.
+    auto killed = Runc({"kill", step.id, "KILL"});
+    if (!killed || !killed->status.success()) proc->Kill(SIGKILL);
     (void)proc->Wait({}, sys::WaitMode::kUninterruptible);
     return Fail(Error(ErrorCode::kInterrupted, "interrupted").Wrap("running step {}", step.id));
   }
@@ -269,9 +271,10 @@ Result<void> RuncExecutor::Cleanup(Step& step) {
   auto note = [&](Result<void> r) {
     if (!r && first) first = std::move(r);
   };
-  if (step.container_started) {
-    // runc run deletes the container when it exits normally; after a kill
-    // or a runc failure the state may remain.
+  // runc run deletes the container when it exits normally; after a kill or
+  // a runc failure its state dir may remain. Checking first saves a whole
+  // runc invocation per step.
+  if (step.container_started && PathExists(JoinPath(options_.state_dir, step.id))) {
     auto r = Runc({"delete", "--force", step.id});
     if (!r) note(Fail(std::move(r).error()));
   }

@@ -1,6 +1,7 @@
 // Real runc over real overlayfs, as root, with a busybox rootfs built here.
 
 #include <fcntl.h>
+#include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -315,6 +316,46 @@ TEST_F(RuncExecutorTest, InterruptKillsAndCleansUp) {
   // A step after the interrupt runs normally.
   ASSERT_TRUE(Run(Spec("echo again")));
   EXPECT_EQ(out_, "again\n");
+}
+
+TEST_F(RuncExecutorTest, SigintDuringStepInterrupts) {
+  sys::InstallInterruptHandler();
+  std::thread t([] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    kill(getpid(), SIGINT);
+  });
+  auto r = Run(Spec("sleep 30"));
+  t.join();
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code(), ErrorCode::kInterrupted);
+  EXPECT_EQ(sys::InterruptSignal(), SIGINT);
+  auto mounts = sys::MountsUnder(P("scratch"));
+  ASSERT_TRUE(mounts);
+  EXPECT_EQ(*mounts, std::vector<std::string>{});
+  EXPECT_EQ(ListTree(P("state")), std::vector<std::string>{});
+}
+
+TEST_F(RuncExecutorTest, ParallelStepsDoNotInterfere) {
+  ASSERT_TRUE(MakeDirs(P("upper2")));
+  ASSERT_TRUE(MakeDirs(P("work2")));
+  RunSpec a = Spec("echo a > /a; sleep 0.2; cat /a");
+  RunSpec b = Spec("echo b > /b; sleep 0.2; cat /b");
+  b.upperdir = P("upper2");
+  b.workdir = P("work2");
+  std::string out_a, out_b;
+  a.on_output = [&](std::string_view c, int) { out_a.append(c); };
+  b.on_output = [&](std::string_view c, int) { out_b.append(c); };
+  Result<RunResult> ra = Fail(Error::Invalid("not run")), rb = ra;
+  std::thread ta([&] { ra = executor_->Run(a); });
+  std::thread tb([&] { rb = executor_->Run(b); });
+  ta.join();
+  tb.join();
+  ASSERT_TRUE(ra) << ra.error().Render();
+  ASSERT_TRUE(rb) << rb.error().Render();
+  EXPECT_EQ(out_a, "a\n");
+  EXPECT_EQ(out_b, "b\n");
+  EXPECT_EQ(ListTree(P("upper")), std::vector<std::string>{"./a"});
+  EXPECT_EQ(ListTree(P("upper2")), std::vector<std::string>{"./b"});
 }
 
 TEST_F(RuncExecutorTest, CleanupStaleRemovesLeftovers) {

@@ -1,0 +1,48 @@
+// Runs `RUN true` through the runc executor RUNS times on LOWERDIR, each
+// with a fresh upper dir, for bench/exec/run.sh. Prints the mean wall time.
+//   exec_bench LOWERDIR WORKDIR [RUNS]
+
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <string>
+
+#include "base/fs.h"
+#include "exec/executor.h"
+
+int main(int argc, char** argv) {
+  using namespace kiln;
+  if (argc < 3) {
+    std::fprintf(stderr, "usage: exec_bench LOWERDIR WORKDIR [RUNS]\n");
+    return 2;
+  }
+  std::string lower = argv[1], work = argv[2];
+  int runs = argc > 3 ? std::atoi(argv[3]) : 1;
+  exec::ExecOptions options;
+  options.state_dir = JoinPath(work, "state");
+  options.scratch_dir = JoinPath(work, "scratch");
+  auto executor = exec::NewRuncExecutor(options);
+  if (!executor) {
+    std::fprintf(stderr, "error: %s", executor.error().Render().c_str());
+    return 1;
+  }
+  auto start = std::chrono::steady_clock::now();
+  for (int i = 0; i < runs; ++i) {
+    std::string step = JoinPath(work, "step");
+    exec::RunSpec spec;
+    spec.lowerdirs = {lower};
+    spec.upperdir = JoinPath(step, "upper");
+    spec.workdir = JoinPath(step, "work");
+    spec.argv = {"/bin/true"};
+    if (!MakeDirs(spec.upperdir) || !MakeDirs(spec.workdir)) return 1;
+    auto r = (*executor)->Run(spec);
+    if (!r || r->exit_code != 0) {
+      std::fprintf(stderr, "error: %s", r ? "true failed\n" : r.error().Render().c_str());
+      return 1;
+    }
+    if (!RemoveAll(step)) return 1;
+  }
+  std::chrono::duration<double, std::milli> took = std::chrono::steady_clock::now() - start;
+  if (runs > 1) std::printf("kiln RUN true: %.2f ms/run over %d runs\n", took.count() / runs, runs);
+  return 0;
+}

@@ -1,0 +1,44 @@
+#!/bin/bash
+# Compares a kiln `RUN true` step (overlay mount, spec generation, runc run,
+# residue cleanup) with a bare `runc run` of `true` on the same busybox
+# rootfs. Target: kiln <= 1.5x bare runc.
+#   bench/exec/run.sh [BUILD_DIR]   (needs root, runc, busybox-static)
+set -euo pipefail
+build=${1:-/work/build-exec}
+bench=$build/src/exec/exec_bench
+[ -x "$bench" ] || cmake --build "$build" -j2 --target exec_bench >/dev/null
+tmp=$(mktemp -d /tmp/kiln-bench-XXXXXX)
+trap 'runc --root "$tmp/bare-state" delete -f bare >/dev/null 2>&1 || true; rm -rf "$tmp"' EXIT
+
+# The rootfs: static busybox with /bin/true.
+mkdir -p "$tmp/lower/bin" "$tmp/lower/etc" "$tmp/kiln"
+cp /bin/busybox "$tmp/lower/bin/busybox"
+ln -s busybox "$tmp/lower/bin/sh"
+ln -s busybox "$tmp/lower/bin/true"
+echo 'root:x:0:0:root:/root:/bin/sh' >"$tmp/lower/etc/passwd"
+
+# The bare bundle: runc's default spec, read-only rootfs, no terminal.
+mkdir -p "$tmp/bare"
+(cd "$tmp/bare" && runc spec)
+python3 - "$tmp/bare/config.json" "$tmp/lower" <<'PY'
+import json, sys
+path, root = sys.argv[1], sys.argv[2]
+c = json.load(open(path))
+c["process"]["terminal"] = False
+c["process"]["args"] = ["/bin/true"]
+c["root"] = {"path": root, "readonly": True}
+json.dump(c, open(path, "w"))
+PY
+bare="runc --root $tmp/bare-state run --bundle $tmp/bare bare"
+kiln="$bench $tmp/lower $tmp/kiln 1"
+
+if command -v hyperfine >/dev/null; then
+  hyperfine -N --warmup 5 --runs 100 -n "bare runc run true" "$bare" -n "kiln RUN true" "$kiln" ||
+    hyperfine --warmup 5 --runs 100 -n "bare runc run true" "$bare" -n "kiln RUN true" "$kiln"
+else
+  n=100
+  s=$(date +%s%N); for _ in $(seq $n); do sh -c "$bare"; done; e=$(date +%s%N)
+  echo "bare runc run true: $(( (e - s) / n / 1000 )) us/run"
+  s=$(date +%s%N); for _ in $(seq $n); do $kiln; done; e=$(date +%s%N)
+  echo "kiln RUN true: $(( (e - s) / n / 1000 )) us/run"
+fi
