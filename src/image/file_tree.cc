@@ -24,6 +24,8 @@ namespace {
 // configs or layout metadata, up to a total budget.
 constexpr size_t kCacheFileLimit = kMaxConfigBytes;
 constexpr size_t kCacheBudget = 64 << 20;
+// Link target for links that leave the archive: never an entry name.
+const std::string kOutside = "/";
 
 struct ArchiveDeleter {
   void operator()(struct archive* a) const { archive_read_free(a); }
@@ -120,8 +122,8 @@ class TarTree : public FileTree {
       Entry e;
       e.ordinal = ordinal;
       if (const char* hard = archive_entry_hardlink(entry)) {
-        e.link = EntryName(hard);
-        if (e.link.empty()) e.link = "/";  // dangling: points outside
+        std::string target = EntryName(hard);
+        e.link = target.empty() ? kOutside : target;
         entries_[name] = std::move(e);
         continue;
       }
@@ -129,8 +131,8 @@ class TarTree : public FileTree {
       if (type == AE_IFLNK) {
         const char* target = archive_entry_symlink(entry);
         std::string_view t = target ? target : "";
-        std::string joined = t.starts_with("/") ? "/" : CleanPath(JoinPath(Dirname(name), t));
-        e.link = joined == ".." || joined.starts_with("../") ? "/" : joined;
+        std::string joined = t.starts_with("/") ? kOutside : CleanPath(JoinPath(Dirname(name), t));
+        e.link = joined == ".." || joined.starts_with("../") ? kOutside : joined;
         entries_[name] = std::move(e);
         continue;
       }
