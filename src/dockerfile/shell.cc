@@ -184,10 +184,12 @@ class ShellWord {
     return name;
   }
 
-  std::optional<std::string> GetEnv(const std::string& name) {
+  // `report` is false where the word itself handles the unset case
+  // (${V-x}, ${V+x}, ${V?x}), so UndefinedVar does not flag it.
+  std::optional<std::string> GetEnv(const std::string& name, bool report = true) {
     std::optional<std::string> v;
     if (opts_.lookup && *opts_.lookup) v = (*opts_.lookup)(name);
-    if (!v && opts_.unset_names) opts_.unset_names->push_back(name);
+    if (!v && report && opts_.unset_names) opts_.unset_names->push_back(name);
     return v;
   }
 
@@ -228,7 +230,7 @@ class ShellWord {
           if (Peek() == kEof) return tl::unexpected(std::string("syntax error: missing '}'"));
           return word;
         }
-        std::optional<std::string> value = GetEnv(name);
+        std::optional<std::string> value = GetEnv(name, ch == '#' || ch == '%');
         bool set = value.has_value();
         std::string v = value.value_or("");
         switch (ch) {
