@@ -235,7 +235,7 @@ TEST_F(ComposeTest, InvalidInterpolation) {
 
 TEST_F(ComposeTest, YamlErrors) {
   Write("compose.yaml", "services:\n  web:\n    image: x\n   bad: [\n");
-  EXPECT_EQ(p_summary(), "compose.yaml:4:4: end of map not found");
+  EXPECT_EQ(p_summary(), "compose.yaml:4:4: did not find expected key (while parsing a block mapping)");
   Write("compose.yaml", "services:\n  web:\n    image: x\n    image: y\n");
   EXPECT_EQ(p_summary(), "compose.yaml:4:5: duplicate key \"image\"");
   Write("compose.yaml", "x-a: &a 1\nservices:\n  web:\n    <<: *a\n    image: x\n");

@@ -1,8 +1,8 @@
 #pragma once
 
 // A plain YAML tree with source locations, the form every compose file is
-// loaded into before it becomes a Project. yaml-cpp is used only to parse;
-// anchors, aliases and merge keys (`<<`) are resolved here, tags `!reset` and
+// loaded into before it becomes a Project. libyaml only tokenises; anchors,
+// aliases and merge keys (`<<`) are resolved here, tags `!reset` and
 // `!override` are kept for the merge step.
 
 #include <memory>

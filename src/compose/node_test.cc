@@ -64,11 +64,21 @@ TEST(ParseYamlTest, Locations) {
 }
 
 TEST(ParseYamlTest, Errors) {
-  EXPECT_EQ(Parse("a: [1, 2\n"), "ERROR: t.yaml:2:1: end of sequence flow not found");
+  EXPECT_EQ(Parse("a: [1, 2\n"), "ERROR: t.yaml:2:1: did not find expected ',' or ']' (while parsing a flow sequence)");
   EXPECT_EQ(Parse("a: 1\na: 2\n"), "ERROR: t.yaml:2:1: duplicate key \"a\"");
   EXPECT_EQ(Parse("[a]: 1\n"), "ERROR: t.yaml:1:1: mapping keys must be strings");
   EXPECT_EQ(Parse("a:\n  <<: [1]\n"), "ERROR: t.yaml:2:8: merge key \"<<\" needs a mapping or a list of mappings");
-  EXPECT_EQ(Parse("a: *nope\n"), "ERROR: t.yaml:1:4: the referenced anchor is not defined");
+  EXPECT_EQ(Parse("a: *nope\n"), "ERROR: t.yaml:1:4: undefined alias \"nope\"");
+}
+
+TEST(ParseYamlTest, OnlyOneDocument) {
+  EXPECT_EQ(Parse("a: 1\n---\nb: 2\n"), "ERROR: t.yaml:2:1: a compose file must hold a single YAML document");
+  EXPECT_EQ(Parse("---\na: 1\n...\n"), "{a: 1}");
+}
+
+TEST(ParseYamlTest, TagsAndExplicitStrings) {
+  EXPECT_EQ(Parse("a: !!str 1\nb: !reset\nc: !override {x: 1}\nd: \"null\"\n"),
+            "{a: '1', b: !reset ~, c: {x: 1}, d: 'null'}");
 }
 
 TEST(ParseYamlTest, AliasExpansionIsBounded) {
