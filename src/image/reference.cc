@@ -94,6 +94,11 @@ bool IsValidDigestAlgorithm(std::string_view s) {
   return !need_alpha;
 }
 
+// splitDockerDomain's test for "the first component is a domain".
+bool LooksLikeDomain(std::string_view first) {
+  return first.find_first_of(".:") != std::string_view::npos || first == "localhost" || HasUpper(first);
+}
+
 bool IsHexIdentifier(std::string_view s) {
   if (s.size() != 64) return false;
   for (char c : s)
@@ -154,7 +159,7 @@ Result<Reference> Reference::Parse(std::string_view text, DefaultTag default_tag
   size_t slash = text.find('/');
   std::string_view first = slash == std::string_view::npos ? std::string_view() : text.substr(0, slash);
   if (slash == std::string_view::npos ||
-      (first.find_first_of(".:") == std::string_view::npos && first != "localhost" && !HasUpper(first))) {
+      !LooksLikeDomain(first)) {
     domain = kDefaultDomain;
     remainder = text;
   } else {
@@ -217,6 +222,10 @@ std::string Reference::String() const {
 
 std::string Reference::FamiliarName() const {
   if (domain_ != kDefaultDomain) return Name();
+  // "docker.io/foo.bar/x" cannot drop its domain: "foo.bar/x" would
+  // parse with domain "foo.bar".
+  std::string_view first = std::string_view(path_).substr(0, path_.find('/'));
+  if (path_.find('/') != std::string::npos && LooksLikeDomain(first)) return Name();
   if (StartsWith(path_, kOfficialRepoPrefix) &&
       path_.find('/', kOfficialRepoPrefix.size()) == std::string::npos)
     return path_.substr(kOfficialRepoPrefix.size());

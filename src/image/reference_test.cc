@@ -44,6 +44,11 @@ TEST(ReferenceTest, ValidReferencesNormalizeLikeDocker) {
       {"a:tag@" + kDigest, "docker.io/library/a:tag@" + kDigest, "a:tag@" + kDigest, "docker.io", "library/a",
        "tag"},
       {"Foo/bar", "Foo/bar:latest", "Foo/bar:latest", "Foo", "bar", "latest"},
+      // The familiar form keeps docker.io when the path starts like a domain.
+      {"docker.io/foo.bar/x", "docker.io/foo.bar/x:latest", "docker.io/foo.bar/x:latest", "docker.io", "foo.bar/x",
+       "latest"},
+      {"docker.io/localhost/x", "docker.io/localhost/x:latest", "docker.io/localhost/x:latest", "docker.io",
+       "localhost/x", "latest"},
       {"[::1]:5000/x", "[::1]:5000/x:latest", "[::1]:5000/x:latest", "[::1]:5000", "x", "latest"},
       {"localhost:5000", "docker.io/library/localhost:5000", "localhost:5000", "docker.io", "library/localhost",
        "5000"},
@@ -66,6 +71,9 @@ TEST(ReferenceTest, ValidReferencesNormalizeLikeDocker) {
     auto again = Reference::Parse(ref->String());
     ASSERT_TRUE(again) << again.error().message();
     EXPECT_EQ(*again, *ref);
+    auto familiar = Reference::Parse(ref->FamiliarString());
+    ASSERT_TRUE(familiar) << familiar.error().message();
+    EXPECT_EQ(*familiar, *ref);
   }
 }
 
