@@ -64,7 +64,7 @@ class BlobReader {
   BlobReader(BlobReader&&) noexcept = default;
   BlobReader& operator=(BlobReader&&) = delete;
 
-  // Reads up to `size` bytes into `buf`; returns 0 at the verified end.
+  // Reads up to `size` (> 0) bytes into `buf`; returns 0 at the verified end.
   [[nodiscard]] Result<size_t> Read(void* buf, size_t size);
   // Reads the rest of the blob.
   [[nodiscard]] Result<std::string> ReadAll();

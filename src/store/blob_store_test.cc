@@ -173,6 +173,8 @@ TEST_F(BlobStoreTest, SameBlobFromThreadsAndProcessesAtOnce) {
   std::string data(1 << 20, '\0');
   for (size_t i = 0; i < data.size(); ++i) data[i] = static_cast<char>(i * 7919 % 251);
   Digest want = Digest::Of(data);
+  // SQLite connections must not cross fork(): close ours first.
+  store_.reset();
   std::vector<pid_t> kids;
   for (int p = 0; p < 2; ++p) {
     pid_t pid = ::fork();
@@ -190,6 +192,7 @@ TEST_F(BlobStoreTest, SameBlobFromThreadsAndProcessesAtOnce) {
     }
     kids.push_back(pid);
   }
+  store_ = OpenStore();
   std::vector<std::thread> threads;
   std::atomic<int> bad{0};
   for (int t = 0; t < 3; ++t)

@@ -66,6 +66,7 @@ TEST_F(LockTest, LockKeyBlocksOtherThreadUntilReleased) {
 }
 
 TEST_F(LockTest, LockKeyExcludesOtherProcessAndDiesWithHolder) {
+  store_.reset();  // SQLite connections must not cross fork()
   int ready[2];
   ASSERT_EQ(::pipe(ready), 0);
   pid_t pid = ::fork();
@@ -87,6 +88,7 @@ TEST_F(LockTest, LockKeyExcludesOtherProcessAndDiesWithHolder) {
   ::kill(pid, SIGKILL);
   int status;
   ASSERT_EQ(::waitpid(pid, &status, 0), pid);
+  store_ = OpenStore();
   auto l = store_->LockKey("build/x");
   EXPECT_TRUE(l);
   ::close(ready[0]);

@@ -14,7 +14,8 @@
 // Thread-safety: a Store may be used from many threads at once (the solver's
 // workers). Metadata calls serialise on an internal mutex; blob and snapshot
 // file work runs in parallel. Prune() must not run while other threads of the
-// same process are writing through this Store.
+// same process are writing through this Store. A Store (like its SQLite
+// connection) must not be used in a child after fork(); open a new one there.
 
 #include <cstdint>
 #include <functional>
