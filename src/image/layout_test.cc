@@ -19,9 +19,12 @@ struct TarEntry {
   std::string symlink;  // if set, a symlink to this target
 };
 
-void WriteTar(const std::string& path, const std::vector<TarEntry>& entries) {
+enum class Gzip { kNo, kYes };
+
+void WriteTar(const std::string& path, const std::vector<TarEntry>& entries, Gzip gzip = Gzip::kNo) {
   struct archive* a = archive_write_new();
   archive_write_set_format_pax_restricted(a);
+  if (gzip == Gzip::kYes) archive_write_add_filter_gzip(a);
   ASSERT_EQ(archive_write_open_filename(a, path.c_str()), ARCHIVE_OK);
   for (const TarEntry& t : entries) {
     struct archive_entry* e = archive_entry_new();
@@ -347,6 +350,77 @@ TEST_F(LayoutTest, MalformedArchivesGiveClearErrors) {
     want.replace(0, 7, out);
     EXPECT_EQ(read.error().message(), want);
   }
+}
+
+// `docker save busybox | gzip` and buildkit's multi-platform OCI export: a
+// nested index whose manifest for the requested platform is chosen.
+TEST_F(LayoutTest, ReadsGzippedOciArchiveWithNestedIndex) {
+  BlobStore store;
+  ImageToSave amd = MakeImage(store, {"amd64 layer"}, {});
+  ImageToSave arm = MakeImage(store, {"arm64 layer"}, {});
+  Index nested;
+  nested.media_type = std::string(kOciIndex);
+  nested.manifests = {
+      {.media_type = std::string(kOciManifest), .digest = Digest::Of(amd.manifest_json),
+       .size = static_cast<int64_t>(amd.manifest_json.size()), .platform = Platform{.architecture = "amd64", .os = "linux"}},
+      {.media_type = std::string(kOciManifest), .digest = Digest::Of(arm.manifest_json),
+       .size = static_cast<int64_t>(arm.manifest_json.size()), .platform = Platform{.architecture = "arm64", .os = "linux"}},
+  };
+  std::string nested_json = EncodeIndex(nested);
+  Index top;
+  top.manifests = {{.media_type = std::string(kOciIndex), .digest = Digest::Of(nested_json),
+                    .size = static_cast<int64_t>(nested_json.size()),
+                    .annotations = {{"io.containerd.image.name", "docker.io/library/multi:1"},
+                                    {"org.opencontainers.image.ref.name", "1"}}}};
+  std::vector<TarEntry> entries = {{"oci-layout", R"({"imageLayoutVersion":"1.0.0"})", ""},
+                                   {"index.json", EncodeIndex(top), ""},
+                                   {"blobs/sha256/" + Digest::Of(nested_json).hex(), nested_json, ""}};
+  for (const ImageToSave* image : {&amd, &arm}) {
+    entries.push_back({"blobs/sha256/" + Digest::Of(image->manifest_json).hex(), image->manifest_json, ""});
+  }
+  for (const auto& [digest, data] : store.blobs) entries.push_back({"blobs/sha256/" + digest.hex(), data, ""});
+  std::string out = Path("multi.tar.gz");
+  WriteTar(out, entries, Gzip::kYes);
+
+  std::vector<std::string> seen;
+  ReadOptions options;
+  options.platform = Platform{.architecture = "arm64", .os = "linux", .variant = "v8"};
+  auto r = ReadImageArchive(
+      out,
+      [&](const LoadedImage& image, BlobReader& blobs) -> Result<void> {
+        seen.push_back(image.names.at(0).String() + " " + image.manifest_digest.str());
+        std::string data;
+        KILN_TRY(blobs.ReadBlob(image.manifest.layers.at(0).digest, [&](std::string_view c) -> Result<void> {
+          data.append(c);
+          return Ok();
+        }));
+        seen.push_back(data);
+        return Ok();
+      },
+      options);
+  ASSERT_TRUE(r) << r.error().Render();
+  EXPECT_EQ(seen, (std::vector<std::string>{"docker.io/library/multi:1 " + Digest::Of(arm.manifest_json).str(),
+                                            "arm64 layer"}));
+
+  options.platform = Platform{.architecture = "s390x", .os = "linux"};
+  r = ReadImageArchive(out, [](const LoadedImage&, BlobReader&) -> Result<void> { return Ok(); }, options);
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code(), ErrorCode::kNotFound);
+  EXPECT_EQ(r.error().message(), "no matching manifest for linux/s390x in the manifest list entries");
+  EXPECT_EQ(r.error().context(),
+            std::vector<std::string>{out + ": reading index " + Digest::Of(nested_json).str()});
+}
+
+TEST_F(LayoutTest, VisitorErrorsAreReturnedUnchanged) {
+  BlobStore store;
+  std::string out = Path("img.tar");
+  ASSERT_TRUE(WriteImageArchive(out, ArchiveFormat::kOciArchive, {MakeImage(store, {"a"}, {})}, store.Source()));
+  auto r = ReadImageArchive(out, [](const LoadedImage&, BlobReader&) -> Result<void> {
+    return Fail(Error::Usage("stop"));
+  });
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code(), ErrorCode::kUsage);
+  EXPECT_EQ(r.error().message(), "stop");
 }
 
 TEST_F(LayoutTest, NotATarIsAnError) {
