@@ -258,8 +258,15 @@ Result<RunResult> RuncExecutor::RunStep(const RunSpec& spec, Step& step, MountPo
     return Fail(Error(ErrorCode::kInterrupted, "interrupted").Wrap("running step {}", step.id));
   }
   std::string runc_error = RuncLogError(log);
-  if (!status->success() && !runc_error.empty())
-    return Fail(Error(ErrorCode::kIo, fmt::format("runc run: {}", runc_error)));
+  if (!status->success() && !runc_error.empty()) {
+    constexpr std::string_view kPrefix = "runc run failed: ";
+    if (StartsWith(runc_error, kPrefix)) runc_error.erase(0, kPrefix.size());
+    // The step's own command could not start (missing binary, bad cwd):
+    // the user's step failed, not kiln.
+    bool step_failed = StartsWith(runc_error, "unable to start container process");
+    return Fail(Error(step_failed ? ErrorCode::kStepFailed : ErrorCode::kIo,
+                      fmt::format("runc: {}", runc_error)));
+  }
   RunResult out{status->exit_code, status->signal};
   // runc reports a container killed by a signal as 128 + signal.
   if (out.signal == 0 && out.exit_code > 128 && out.exit_code < 128 + 65) out.signal = out.exit_code - 128;

@@ -358,6 +358,21 @@ TEST_F(RuncExecutorTest, ParallelStepsDoNotInterfere) {
   EXPECT_EQ(ListTree(P("upper2")), std::vector<std::string>{"./b"});
 }
 
+TEST_F(RuncExecutorTest, MissingCommandIsStepFailure) {
+  RunSpec s = Spec("");
+  s.argv = {"/nonexistent"};
+  auto r = Run(s);
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code(), ErrorCode::kStepFailed);
+  EXPECT_EQ(r.error().message(),
+            "runc: unable to start container process: exec: \"/nonexistent\": stat /nonexistent: "
+            "no such file or directory");
+  auto mounts = sys::MountsUnder(P("scratch"));
+  ASSERT_TRUE(mounts);
+  EXPECT_EQ(*mounts, std::vector<std::string>{});
+  EXPECT_EQ(ListTree(P("state")), std::vector<std::string>{});
+}
+
 TEST_F(RuncExecutorTest, CleanupStaleRemovesLeftovers) {
   // What a kill -9'd kiln leaves: a running container and a mounted scratch.
   std::string bundle = P("scratch/kiln-stale");
@@ -392,6 +407,16 @@ TEST(RuncExecutorMissingTest, RuncNotInPath) {
   EXPECT_EQ(e.error().code(), ErrorCode::kNotFound);
   EXPECT_EQ(e.error().Render(),
             "runc-kiln-missing not found in PATH\nhint: install it with \"apt-get install runc\"\n");
+}
+
+TEST(RuncExecutorMissingTest, DefaultRuncNotInPath) {
+  std::string saved = getenv("PATH") ? getenv("PATH") : "";
+  setenv("PATH", "/nonexistent-kiln", 1);
+  auto e = NewRuncExecutor(ExecOptions{});
+  setenv("PATH", saved.c_str(), 1);
+  ASSERT_FALSE(e);
+  EXPECT_EQ(e.error().code(), ErrorCode::kNotFound);
+  EXPECT_EQ(e.error().Render(), "runc not found in PATH\nhint: install it with \"apt-get install runc\"\n");
 }
 
 }  // namespace
