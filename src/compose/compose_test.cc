@@ -531,3 +531,77 @@ secrets:
 
 }  // namespace
 }  // namespace kiln::compose
+
+namespace kiln::compose {
+namespace {
+
+TEST(RenderConfigTest, QuotesWhatWouldNotReadBackAsTheSameString) {
+  Project p;
+  p.name = "demo";
+  Service s;
+  s.name = "web";
+  s.image = "nginx";
+  s.labels = {{"bool", "true"},     {"float", "1.0"},       {"version", "1.2.3"},
+              {"ports", "80:80"},   {"empty", ""},          {"lead", " x"},
+              {"colon", "a: b"},    {"hash", "#x"},         {"comment", "a #b"},
+              {"dollar", "$HOME"},  {"bad_utf8", "a\xff"},  {"utf8", "caf\xc3\xa9"},
+              {"nel", "a\xc2\x85"}, {"dash", "-x"},         {"dash_space", "- x"},
+              {"null", "null"},     {"tab", "a\tb"},        {"ctrl", "a\x01"}};
+  s.environment = {{"MULTI", std::string("line1\nline2\n")}, {"NOEOL", std::string("a\nb")},
+                   {"UNSET", std::nullopt}};
+  p.services.push_back(s);
+  EXPECT_EQ(RenderConfig(p), R"(name: demo
+services:
+  web:
+    environment:
+      MULTI: |
+        line1
+        line2
+      NOEOL: |-
+        a
+        b
+      UNSET: null
+    image: nginx
+    labels:
+      bad_utf8: "a\xff"
+      bool: "true"
+      colon: "a: b"
+      comment: "a #b"
+      ctrl: "a\x01"
+      dash: -x
+      dash_space: "- x"
+      dollar: $$HOME
+      empty: ""
+      float: "1.0"
+      hash: "#x"
+      lead: " x"
+      nel: "a\N"
+      "null": "null"
+      ports: "80:80"
+      tab: "a\tb"
+      utf8: café
+      version: 1.2.3
+    networks:
+      default: null
+networks:
+  default:
+    name: demo_default
+)");
+  auto reparsed = ParseYaml("out.yaml", RenderConfig(p));
+  ASSERT_TRUE(reparsed.has_value()) << reparsed.error().Summary();
+  EXPECT_EQ(reparsed->Find("services")->Find("web")->Find("labels")->Find("bool")->scalar, "true");
+  EXPECT_FALSE(reparsed->Find("services")->Find("web")->Find("labels")->Find("bool")->plain);
+}
+
+TEST(RenderConfigTest, ServiceNames) {
+  Project p;
+  for (const char* n : {"web", "db", "api"}) {
+    Service s;
+    s.name = n;
+    p.services.push_back(s);
+  }
+  EXPECT_EQ(RenderServiceNames(p), "api\ndb\nweb\n");
+}
+
+}  // namespace
+}  // namespace kiln::compose

@@ -12,6 +12,43 @@
 namespace kiln::compose {
 namespace {
 
+// Length of the valid UTF-8 sequence at `s[i]`, or 0 if it is invalid.
+size_t Utf8Len(std::string_view s, size_t i) {
+  auto b = [&](size_t k) { return static_cast<unsigned char>(s[k]); };
+  unsigned char c = b(i);
+  if (c < 0x80) return 1;
+  size_t n = c >= 0xf0 && c <= 0xf4 ? 4 : c >= 0xe0 ? 3 : c >= 0xc2 && c < 0xe0 ? 2 : 0;
+  if (n == 0 || (c >= 0xf0 && n != 4) || i + n > s.size()) return 0;
+  for (size_t k = 1; k < n; ++k)
+    if ((b(i + k) & 0xc0) != 0x80) return 0;
+  unsigned cp = n == 2 ? ((c & 0x1f) << 6) | (b(i + 1) & 0x3f)
+              : n == 3 ? ((c & 0x0f) << 12) | ((b(i + 1) & 0x3f) << 6) | (b(i + 2) & 0x3f)
+                       : ((c & 0x07) << 18) | ((b(i + 1) & 0x3f) << 12) | ((b(i + 2) & 0x3f) << 6) | (b(i + 3) & 0x3f);
+  // Overlong forms, surrogates and out-of-range code points.
+  if ((n == 3 && cp < 0x800) || (n == 4 && (cp < 0x10000 || cp > 0x10ffff)) || (cp >= 0xd800 && cp <= 0xdfff))
+    return 0;
+  return n;
+}
+
+// Code points a YAML reader treats specially inside plain scalars: NEL,
+// LINE/PARAGRAPH SEPARATOR and the byte order mark.
+bool IsSpecialUnicode(std::string_view seq) {
+  return seq == "\xc2\x85" || seq == "\xe2\x80\xa8" || seq == "\xe2\x80\xa9" || seq == "\xef\xbb\xbf";
+}
+
+// Whether `s` can be written as a literal block (`|`): printable text,
+// tabs and newlines only.
+bool SafeForLiteral(std::string_view s) {
+  for (size_t i = 0; i < s.size();) {
+    unsigned char c = static_cast<unsigned char>(s[i]);
+    if ((c < 0x20 && c != '\n' && c != '\t') || c == 0x7f) return false;
+    size_t n = Utf8Len(s, i);
+    if (n == 0 || (n > 1 && IsSpecialUnicode(s.substr(i, n)))) return false;
+    i += n;
+  }
+  return true;
+}
+
 bool AllDigits(std::string_view s, std::string_view digits) {
   if (s.empty()) return false;
   for (char c : s)
@@ -61,14 +98,36 @@ bool NeedsQuotes(std::string_view s, bool plain) {
   }
   if (s.find(": ") != std::string_view::npos || s.find(" #") != std::string_view::npos) return true;
   if (s.back() == ':') return true;
-  for (char c : s)
-    if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) return true;
+  for (size_t i = 0; i < s.size();) {
+    unsigned char c = static_cast<unsigned char>(s[i]);
+    if (c < 0x20 || c == 0x7f) return true;
+    size_t n = Utf8Len(s, i);
+    if (n == 0 || (n > 1 && IsSpecialUnicode(s.substr(i, n)))) return true;
+    i += n;
+  }
   return false;
 }
 
+// Invalid UTF-8 bytes become \xNN escapes (which YAML reads as U+00NN):
+// the output stays valid YAML, at the price of changing such bytes.
 std::string DoubleQuoted(std::string_view s) {
   std::string out = "\"";
-  for (char c : s) {
+  for (size_t i = 0; i < s.size(); ++i) {
+    char c = s[i];
+    if (static_cast<unsigned char>(c) >= 0x80) {
+      size_t n = Utf8Len(s, i);
+      if (n == 0) {
+        out += fmt::format("\\x{:02x}", static_cast<unsigned char>(c));
+      } else if (IsSpecialUnicode(s.substr(i, n))) {
+        std::string_view seq = s.substr(i, n);
+        out += seq == "\xc2\x85" ? "\\N" : seq == "\xe2\x80\xa8" ? "\\L" : seq == "\xe2\x80\xa9" ? "\\P" : "\\uFEFF";
+        i += n - 1;
+      } else {
+        out.append(s.substr(i, n));
+        i += n - 1;
+      }
+      continue;
+    }
     switch (c) {
       case '"': out += "\\\""; break;
       case '\\': out += "\\\\"; break;
@@ -197,7 +256,7 @@ class Emitter {
  private:
   void Key(int indent, std::string_view key) {
     Pad(indent);
-    out_ += NeedsQuotes(key, true) ? DoubleQuoted(key) : std::string(key);
+    out_ += NeedsQuotes(key, false) ? DoubleQuoted(key) : std::string(key);
     out_ += ':';
   }
 
@@ -214,8 +273,8 @@ class Emitter {
     }
     std::string_view v = raw;
     bool multiline = v.find('\n') != std::string_view::npos;
-    if (multiline && v.front() != ' ' && v.front() != '\n' && v.find('\r') == std::string_view::npos &&
-        v.find("\n ") == std::string_view::npos) {
+    if (multiline && v.front() != ' ' && v.front() != '\n' && v.find("\n ") == std::string_view::npos &&
+        SafeForLiteral(v)) {
       // A literal block, like yaml.v3 writes multi-line strings.
       std::string_view body = v;
       bool trailing = body.back() == '\n';
