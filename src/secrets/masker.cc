@@ -41,7 +41,7 @@ void Masker::Finish() {
 }
 
 std::shared_ptr<const Masker> Masker::Create(const SecretStore& store, Diagnostics& diag) {
-  auto m = std::make_shared<Masker>();
+  auto m = std::make_shared<Masker>(Private());
   for (const auto& id : store.ids()) {
     std::string_view v = store.Find(id)->view();
     if (v.size() < kMinMaskLength) {
@@ -59,7 +59,7 @@ std::shared_ptr<const Masker> Masker::Create(const SecretStore& store, Diagnosti
 }
 
 std::shared_ptr<const Masker> Masker::FromValues(const std::vector<std::string_view>& values) {
-  auto m = std::make_shared<Masker>();
+  auto m = std::make_shared<Masker>(Private());
   for (std::string_view v : values) {
     if (v.size() < kMinMaskLength) continue;
     for (std::string_view p : MaskPatternsOf(v)) m->AddPattern(p);
@@ -110,6 +110,19 @@ std::string Masker::MaskString(std::string_view text) const {
   out.reserve(text.size());
   size_t pos = 0;
   Process(text, &pos, /*at_end=*/true, &out);
+  return out;
+}
+
+Error Masker::MaskError(const Error& e) const {
+  Error out(e.code(), MaskString(e.message()));
+  if (e.loc()) {
+    SourceLoc loc = *e.loc();
+    loc.line_text = MaskString(loc.line_text);
+    out.At(std::move(loc));
+  }
+  for (const auto& c : e.context()) out.Wrap("{}", MaskString(c));
+  if (!e.hint().empty()) out.WithHint(MaskString(e.hint()));
+  if (e.sys_errno() != 0) out = std::move(out).WithErrno(e.sys_errno());
   return out;
 }
 

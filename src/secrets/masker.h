@@ -25,7 +25,14 @@ class MaskingStream;
 // The set of byte strings to mask, built once per build. Immutable after
 // construction, so it can be shared by every step's streams across threads.
 class Masker : public std::enable_shared_from_this<Masker> {
+  struct Private {
+    explicit Private() = default;
+  };
+
  public:
+  // Use the factories below: instances must live in a shared_ptr.
+  explicit Masker(Private) {}
+
   // Collects the patterns of every secret in `store`, warning through
   // `diag` once per secret that is too short to mask.
   static std::shared_ptr<const Masker> Create(const SecretStore& store, Diagnostics& diag);
@@ -34,6 +41,9 @@ class Masker : public std::enable_shared_from_this<Masker> {
 
   // Masks a complete string, e.g. an error message.
   std::string MaskString(std::string_view text) const;
+  // `e` with its message, source line, context and hint masked; code, file,
+  // line, column and errno are kept.
+  Error MaskError(const Error& e) const;
   // A stream filter for one output stream (e.g. a step's stdout).
   std::unique_ptr<MaskingStream> NewStream() const;
 

@@ -39,6 +39,22 @@ TEST(MaskerTest, MasksValuesAndLines) {
             "for by the leak guard");
 }
 
+TEST(MaskerTest, MaskError) {
+  auto m = Masker::FromValues({"s3cr3t-token"});
+  Error e = Error(ErrorCode::kStepFailed, "curl: bad token s3cr3t-token")
+                .At(SourceLoc{"Dockerfile", 3, 1, "RUN curl -H s3cr3t-token x"})
+                .Wrap("running s3cr3t-token")
+                .WithHint("check s3cr3t-token");
+  Error masked = m->MaskError(e);
+  EXPECT_EQ(masked.Render(),
+            "Dockerfile:3:1: curl: bad token ****\n"
+            " 3 | RUN curl -H **** x\n"
+            "   | ^\n"
+            "while running ****\n"
+            "hint: check ****\n");
+  EXPECT_EQ(masked.code(), ErrorCode::kStepFailed);
+}
+
 TEST(MaskerTest, LongestMatchWins) {
   auto m = Masker::FromValues({"abcdef", "abcdefgh", "xxabcdefyy"});
   EXPECT_EQ(m->MaskString("abcdefgh abcdefg xxabcdefyy xxabcdefy"), "**** ****g **** xx****y");

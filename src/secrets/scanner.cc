@@ -46,6 +46,17 @@ std::string DescribeFinding(const LeakFinding& f) {
                      EncodingName(f.encoding), where, f.path);
 }
 
+Result<void> RequireNoLeaks(const std::vector<LeakFinding>& findings) {
+  if (findings.empty()) return Ok();
+  std::vector<std::string> parts;
+  for (const auto& f : findings) parts.push_back(DescribeFinding(f));
+  return Fail(Error(ErrorCode::kStepFailed,
+                    "the step wrote secrets into its layer: " + Join(parts, "; "))
+                  .WithHint("secret mounts disappear after the step, but copies made by the "
+                            "step stay; remove them in the same RUN or keep them out of the "
+                            "filesystem"));
+}
+
 namespace {
 
 constexpr char kB64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
@@ -128,7 +139,7 @@ void LeakScanner::AddSecret(const std::string& id, std::string_view value) {
 
 std::shared_ptr<const LeakScanner> LeakScanner::Create(const SecretStore& store,
                                                        Diagnostics& diag) {
-  auto s = std::make_shared<LeakScanner>();
+  auto s = std::make_shared<LeakScanner>(Private());
   for (const auto& id : store.ids()) {
     std::string_view v = store.Find(id)->view();
     if (v.size() < kMinMaskLength) {
@@ -146,7 +157,7 @@ std::shared_ptr<const LeakScanner> LeakScanner::Create(const SecretStore& store,
 
 std::shared_ptr<const LeakScanner> LeakScanner::FromValues(
     const std::vector<std::pair<std::string, std::string_view>>& values) {
-  auto s = std::make_shared<LeakScanner>();
+  auto s = std::make_shared<LeakScanner>(Private());
   for (const auto& [id, v] : values)
     if (v.size() >= kMinMaskLength) s->AddSecret(id, v);
   return s;

@@ -39,6 +39,12 @@ struct LeakFinding {
 // "npm" found (base64) in content of app/.npmrc
 std::string DescribeFinding(const LeakFinding& f);
 
+// Ok for no findings; else kStepFailed "the step wrote secrets into its
+// layer: <DescribeFinding>; <DescribeFinding>..." with a hint. The solver
+// calls it with ScanDirectory(upper dir) after each step that mounted
+// secrets, and adds the step's file:line.
+Result<void> RequireNoLeaks(const std::vector<LeakFinding>& findings);
+
 // Pulls bytes from a stream into `buf`; returns the count, 0 at end.
 using ReadFn = std::function<Result<size_t>(char* buf, size_t cap)>;
 
@@ -47,7 +53,14 @@ class LeakStream;
 // The encoded forms of every secret, built once per build. Immutable, so
 // safe to share between threads.
 class LeakScanner : public std::enable_shared_from_this<LeakScanner> {
+  struct Private {
+    explicit Private() = default;
+  };
+
  public:
+  // Use the factories below: instances must live in a shared_ptr.
+  explicit LeakScanner(Private) {}
+
   // Warns SecretTooShortToMask through `diag` for each value shorter than
   // kMinMaskLength bytes, which is not scanned for.
   static std::shared_ptr<const LeakScanner> Create(const SecretStore& store, Diagnostics& diag);

@@ -131,6 +131,17 @@ TEST(LeakScannerTest, ScanDirectoryWalksWithoutFollowingSymlinks) {
                               }));
 }
 
+TEST(RequireNoLeaksTest, ListsFindings) {
+  EXPECT_TRUE(RequireNoLeaks({}));
+  auto r = RequireNoLeaks({{"npm", "app/.npmrc", Encoding::kRaw, FoundIn::kContent, ""},
+                           {"gh", "etc/x", Encoding::kBase64, FoundIn::kXattr, "user.k"}});
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code(), ErrorCode::kStepFailed);
+  EXPECT_EQ(r.error().message(),
+            "the step wrote secrets into its layer: secret \"npm\" found (raw) in content of "
+            "app/.npmrc; secret \"gh\" found (base64) in xattr user.k of etc/x");
+}
+
 TEST(LeakScannerTest, ScanDirectoryMissingRoot) {
   auto scanner = LeakScanner::FromValues({{"pw", kSecret}});
   auto r = scanner->ScanDirectory("/nonexistent-kiln");
