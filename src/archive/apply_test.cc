@@ -193,6 +193,42 @@ TEST_F(ApplyTest, ReplacesExistingEntriesWithoutFollowingSymlinks) {
   EXPECT_TRUE(S_ISDIR(st.st_mode));
 }
 
+TEST_F(ApplyTest, OwnershipIgnoredKeepsCurrentUser) {
+  TarEntry f = File("f", "x", 04755);
+  f.uid = 1000;
+  f.gid = 1000;
+  std::string tar = MakeTar({{f, "x"}});
+  StringSource src(tar);
+  ApplyOptions o;
+  o.ownership = OwnershipMode::kIgnore;
+  auto first = ApplyLayer(src, target_, o);
+  ASSERT_TRUE(first) << first.error().Render();
+  struct stat st;
+  ASSERT_EQ(::lstat(T("f").c_str(), &st), 0);
+  EXPECT_EQ(st.st_uid, ::getuid());
+  EXPECT_EQ(st.st_mode & 07777, 04755u);
+
+  StringSource src2(tar);
+  o.ownership = OwnershipMode::kPreserve;
+  auto r = ApplyLayer(src2, target_, o);
+  ASSERT_TRUE(r) << r.error().Render();
+  ASSERT_EQ(::lstat(T("f").c_str(), &st), 0);
+  EXPECT_EQ(st.st_uid, 1000u);
+  EXPECT_EQ(st.st_mode & 07777, 04755u);  // setuid survives the chown
+}
+
+TEST_F(ApplyTest, DropsOverlayXattrsFromLayers) {
+  TarEntry d = Dir("d");
+  d.xattrs["trusted.overlay.redirect"] = "/etc";
+  d.xattrs["trusted.overlay.opaque"] = "y";
+  d.xattrs["user.ok"] = "1";
+  ASSERT_TRUE(Apply(MakeTar({{d, ""}}), WhiteoutMode::kOverlay));
+  char buf[64];
+  EXPECT_EQ(::getxattr(T("d").c_str(), "trusted.overlay.redirect", buf, sizeof buf), -1);
+  EXPECT_EQ(::getxattr(T("d").c_str(), "trusted.overlay.opaque", buf, sizeof buf), -1);
+  EXPECT_EQ(::getxattr(T("d").c_str(), "user.ok", buf, sizeof buf), 1);
+}
+
 TEST_F(ApplyTest, AbsoluteNamesStayInside) {
   auto r = Apply(MakeTar({{File("/../../etc/x", "a"), "a"}, {File("/abs", "b"), "b"}}));
   ASSERT_TRUE(r) << r.error().Render();

@@ -2,8 +2,20 @@
 
 // OCI layers: writing a layer tar from a directory tree or an overlayfs
 // upper dir, and applying an untrusted layer to a directory safely.
-// The layer tar format (entry order, whiteouts, PAX use) is specified in
-// docs/formats/layer-tar.md.
+//
+// Layer format written (header encoding: see tar.h):
+//  * Member names are relative ("etc/hosts"), never "./" or "/"-prefixed;
+//    the tree root itself is not a member.
+//  * Order: depth-first, each directory's children sorted by name bytes,
+//    a directory before its contents. This is the order of Go's
+//    filepath.Walk, which BuildKit and Docker use, so equal trees give
+//    equal layers across tools as far as headers agree.
+//  * Whiteouts (OCI image spec): ".wh.<name>" deletes <name>;
+//    "<dir>/.wh..wh..opq" (right after <dir>) hides everything older in
+//    <dir>. Both are empty regular files with mode 0.
+//  * Xattrs kept: everything but security.selinux, system.* and
+//    trusted.overlay.* / user.overlay.*; symlinks carry none.
+//  * Sockets are skipped, as docker does.
 
 #include <cstdint>
 #include <functional>
@@ -55,7 +67,8 @@ struct LayerInfo {
 // Entries are emitted depth-first, each directory's children sorted by
 // name bytes, parents before children; hard links (same dev/ino) after the
 // first become link entries; uid/gid are numeric; mtimes are seconds.
-// Errors: kIo/kNotFound naming the file; kUnsupported for sockets.
+// Errors: kIo/kNotFound naming the file (context: "writing a layer from
+// <dir>").
 // `dir` must not change while it is read.
 Result<LayerInfo> WriteLayerFromDir(const std::string& dir, ByteSink& sink,
                                     const LayerWriteOptions& options);

@@ -202,6 +202,8 @@ Result<void> TarWriter::WritePadding() {
 Result<void> TarWriter::WriteHeader(const TarEntry& e) {
   KILN_TRY(WritePadding());
   if (e.path.empty()) return Fail(Error::Invalid("tar entry with an empty path"));
+  if (e.path.find('\0') != std::string::npos || e.link_target.find('\0') != std::string::npos)
+    return Fail(Error::Invalid(fmt::format("tar entry {}: NUL byte in name or link target", Quote(e.path))));
   if (e.uid < 0 || e.gid < 0 || e.size < 0)
     return Fail(Error::Invalid(fmt::format("tar entry {}: negative uid, gid or size", Quote(e.path))));
   if (e.dev_major > kMaxOctal7 || e.dev_minor > kMaxOctal7)
@@ -421,6 +423,11 @@ Result<std::optional<TarEntry>> TarReader::Next() {
         return Error(e.code(), fmt::format("{}: entry {}: {}", label_, index_, e.message()));
       }));
       if (flag == 'g') {
+        // Per-file keys make no sense archive-wide; like Go, don't let a
+        // global header rename or resize every later member.
+        recs.erase("path");
+        recs.erase("linkpath");
+        recs.erase("size");
         if (!global_) global_ = std::make_unique<Pax>();
         for (auto& [k, v] : recs) global_->records[k] = v;
       }

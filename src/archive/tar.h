@@ -1,8 +1,19 @@
 #pragma once
 
-// Streaming tar writer and reader. The format written is specified in
-// docs/formats/layer-tar.md (ustar headers, PAX extended headers only where
-// ustar cannot hold a value, numeric ids only).
+// Streaming tar writer and reader.
+//
+// Format written (kept stable: layer digests depend on it):
+//  * POSIX ustar headers: magic "ustar\0" version "00", octal fields
+//    zero-padded and NUL-terminated, empty uname/gname (numeric ids only),
+//    prefix field unused, mtime in whole seconds.
+//  * Directories are named with a trailing '/'. Only regular files carry
+//    data; data is padded with zeros to 512 bytes.
+//  * A PAX 'x' header (named "PaxHeaders/<name>", truncated to 100 bytes)
+//    precedes a member only when ustar cannot hold a value, with records in
+//    this order: path (name > 100 bytes), linkpath (> 100), uid, gid
+//    (> 07777777), size (> 077777777777), mtime (negative or too large),
+//    then SCHILY.xattr.<name> records sorted by name.
+//  * The archive ends with two zero blocks, no further padding.
 
 #include <cstdint>
 #include <map>

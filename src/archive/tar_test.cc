@@ -308,6 +308,32 @@ TEST(TarReaderTest, StripsDotSlashAndTrailingSlash) {
   EXPECT_EQ((*out)[1].entry.path, "x/y");
 }
 
+TEST(TarReaderTest, GlobalPaxHeaderAppliesToLaterMembersExceptNames) {
+  TarEntry e = File(std::string(101, 'p'), "");
+  e.xattrs["user.a"] = "1";
+  std::string global = MakeTar({{e, ""}}).substr(0, 1024);  // the 'x' header and its records
+  global[156] = 'g';
+  FixChecksum(global);
+  auto out = ReadTar(global + MakeTar({{File("a", "1"), "1"}, {File("b", ""), ""}}));
+  ASSERT_TRUE(out) << out.error().Render();
+  ASSERT_EQ(out->size(), 2u);
+  std::map<std::string, std::string> want{{"user.a", "1"}};
+  EXPECT_EQ((*out)[0].entry.path, "a");
+  EXPECT_EQ((*out)[0].entry.xattrs, want);
+  EXPECT_EQ((*out)[0].data, "1");
+  EXPECT_EQ((*out)[1].entry.path, "b");
+  EXPECT_EQ((*out)[1].entry.xattrs, want);
+}
+
+TEST(TarWriterTest, RejectsNulInNames) {
+  std::string out;
+  StringSink sink(out);
+  TarWriter w(sink);
+  auto r = w.WriteHeader(Link("l", TarType::kSymlink, std::string("a\0b", 3)));
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().message(), "tar entry \"l\": NUL byte in name or link target");
+}
+
 TEST(TarReaderTest, BadChecksum) {
   std::string tar = MakeTar({{File("hello.txt", "hi"), "hi"}});
   tar[4] = 'p';
