@@ -110,7 +110,6 @@ struct Mount {
   std::string env;               // secret env= (expose as env var)
   std::string spec;              // the flag value as written
   SourceLoc loc;                 // the --mount flag
-  bool operator==(const Mount&) const = default;
 };
 
 enum class Network { kDefault, kNone, kHost };
