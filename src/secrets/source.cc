@@ -150,8 +150,11 @@ Result<SecretValue> ReadSecretFile(const std::string& id, const std::string& pat
   if (S_ISDIR(st.st_mode)) return wrap(Error::Io(path, EISDIR));
   if (S_ISREG(st.st_mode) && static_cast<size_t>(st.st_size) > kMaxSecretSize)
     return Fail(TooBig(id, fmt::format("file {}", path), st.st_size));
-  // Read up to the limit plus one byte to detect oversize pipes/devices.
-  SecretValue value = SecretValue::WithSize(kMaxSecretSize + 1);
+  // One byte more than expected, to notice growth (regular files) or an
+  // oversize stream (pipes, devices).
+  bool regular = S_ISREG(st.st_mode);
+  size_t cap = regular ? static_cast<size_t>(st.st_size) + 1 : kMaxSecretSize + 1;
+  SecretValue value = SecretValue::WithSize(cap);
   size_t got = 0;
   while (got < value.size()) {
     ssize_t n = read(fd, value.data() + got, value.size() - got);
@@ -163,6 +166,9 @@ Result<SecretValue> ReadSecretFile(const std::string& id, const std::string& pat
     got += n;
   }
   if (got > kMaxSecretSize) return Fail(TooBig(id, fmt::format("file {}", path), got));
+  if (regular && got == cap)
+    return Fail(Error::Invalid(
+        fmt::format("secret {}: file {} changed while it was being read", Quote(id), path)));
   value.Truncate(got);
   return value;
 }

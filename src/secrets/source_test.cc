@@ -149,6 +149,18 @@ TEST_F(LoadSecretTest, SizeLimit) {
   EXPECT_EQ(e.error().message(), "secret \"e\": env var E is 512005 bytes, over the 500 KiB limit");
 }
 
+TEST_F(LoadSecretTest, ReadsFromPipes) {
+  int fds[2];
+  ASSERT_EQ(pipe(fds), 0);
+  ASSERT_EQ(write(fds[1], "piped-secret", 12), 12);
+  close(fds[1]);
+  std::string path = "/proc/self/fd/" + std::to_string(fds[0]);
+  auto v = LoadSecret(*ParseSecretFlag("id=p,src=" + path), Env());
+  close(fds[0]);
+  ASSERT_TRUE(v) << v.error().message();
+  EXPECT_EQ(v->view(), "piped-secret");
+}
+
 TEST_F(LoadSecretTest, LaterFlagWins) {
   ASSERT_TRUE(WriteFile("a", "first-value"));
   ASSERT_TRUE(WriteFile("b", "second-value"));
