@@ -98,6 +98,7 @@ class RuncExecutor : public Executor {
     bool dir_made = false;
     bool tmpfs_mounted = false;
     bool container_started = false;
+    std::string workdir;  // set once the overlay is mounted
   };
 
   Result<RunResult> RunStep(const RunSpec& spec, Step& step, MountPointRecord& record);
@@ -161,7 +162,11 @@ Result<RunResult> RuncExecutor::RunStep(const RunSpec& spec, Step& step, MountPo
   for (const auto& d : {rootfs, bundle, etc}) KILN_TRY(MakeDirs(d, 0700));
 
   // Step 3: the overlay rootfs.
-  KILN_TRY(sys::MountOverlay(spec.lowerdirs, spec.upperdir, spec.workdir, rootfs));
+  // Volatile: the upper dir is read back through the page cache and the
+  // store fsyncs what it commits, so the sync on unmount only costs time.
+  KILN_TRY(sys::MountOverlay(spec.lowerdirs, spec.upperdir, spec.workdir, rootfs,
+                             sys::OverlaySync::kVolatile));
+  step.workdir = spec.workdir;
   KILN_TRY_ASSIGN(Fd root_fd, OpenFile(rootfs, O_PATH | O_DIRECTORY));
 
   // Step 4: the user, from the image's own passwd/group files.
@@ -285,7 +290,12 @@ Result<void> RuncExecutor::Cleanup(Step& step) {
     auto r = Runc({"delete", "--force", step.id});
     if (!r) note(Fail(std::move(r).error()));
   }
-  if (step.tmpfs_mounted) note(sys::UnmountAllUnder(step.dir));
+  if (step.tmpfs_mounted) {
+    // Detaching the tmpfs takes the overlay and netns mounts below it along
+    // in one call; the slow path unmounts them one by one.
+    if (!sys::Unmount(step.dir, sys::UnmountMode::kDetach)) note(sys::UnmountAllUnder(step.dir));
+  }
+  if (!step.workdir.empty()) note(sys::RemoveVolatileMarker(step.workdir));
   if (step.dir_made && rmdir(step.dir.c_str()) < 0 && errno != ENOENT)
     note(Fail(Error::Io(step.dir, errno, "rmdir")));
   return first;

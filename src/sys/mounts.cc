@@ -80,7 +80,7 @@ Result<void> MountTmpfs(const std::string& target, const std::string& options) {
 }
 
 Result<void> MountOverlay(const std::vector<std::string>& lowerdirs, const std::string& upperdir,
-                          const std::string& workdir, const std::string& target) {
+                          const std::string& workdir, const std::string& target, OverlaySync sync) {
   if (lowerdirs.empty())
     return Fail(Error::Invalid(fmt::format("overlay on {} needs at least one lower layer", target)));
   int fs = fsopen("overlay", FSOPEN_CLOEXEC);
@@ -100,6 +100,9 @@ Result<void> MountOverlay(const std::vector<std::string>& lowerdirs, const std::
   if (!upperdir.empty()) {
     if (set("upperdir", upperdir) < 0) return Fail(Error::Io(upperdir, errno, "overlay upperdir"));
     if (set("workdir", workdir) < 0) return Fail(Error::Io(workdir, errno, "overlay workdir"));
+    // Best effort: kernels without "volatile" simply sync on unmount.
+    if (sync == OverlaySync::kVolatile)
+      (void)fsconfig(fs_fd.get(), FSCONFIG_SET_FLAG, "volatile", nullptr, 0);
   }
   // Step 3: create the superblock and attach it at `target`.
   if (fsconfig(fs_fd.get(), FSCONFIG_CMD_CREATE, nullptr, nullptr, 0) < 0)
@@ -110,6 +113,10 @@ Result<void> MountOverlay(const std::vector<std::string>& lowerdirs, const std::
   if (move_mount(mnt_fd.get(), "", AT_FDCWD, target.c_str(), MOVE_MOUNT_F_EMPTY_PATH) < 0)
     return Fail(Error::Io(fmt::format("overlay on {}", target), errno, "mount"));
   return Ok();
+}
+
+Result<void> RemoveVolatileMarker(const std::string& workdir) {
+  return RemoveAll(JoinPath(workdir, "work/incompat"));
 }
 
 Result<std::vector<MountInfo>> ParseMountInfo(std::string_view text) {

@@ -39,9 +39,21 @@ enum class UnmountMode {
 // page and paths may not contain ',' or ':'. With no upperdir the overlay is
 // read-only and needs at least two lowerdirs. Errors: kInvalid for
 // unsupported paths in the fallback, kIo otherwise.
+//
+// kVolatile (Linux 5.10, new mount API only; silently kSync otherwise) skips
+// syncing the upper filesystem on unmount, for scratch layers whose content
+// is read back through the page cache and committed elsewhere. After
+// unmounting, `<workdir>/work/incompat` must be removed before the workdir
+// is used again (RemoveVolatileMarker does that).
+enum class OverlaySync { kSync, kVolatile };
 [[nodiscard]] Result<void> MountOverlay(const std::vector<std::string>& lowerdirs,
                                         const std::string& upperdir, const std::string& workdir,
-                                        const std::string& target);
+                                        const std::string& target,
+                                        OverlaySync sync = OverlaySync::kSync);
+
+// Removes the marker a kVolatile overlay leaves in `workdir`. A missing
+// marker is fine.
+[[nodiscard]] Result<void> RemoveVolatileMarker(const std::string& workdir);
 
 // One line of /proc/self/mountinfo.
 struct MountInfo {

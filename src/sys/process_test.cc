@@ -79,14 +79,23 @@ TEST(ProcessTest, LookPathSearchesGivenDirs) {
 }
 
 TEST(ProcessTest, OutputArrivesLive) {
+  auto dir = TempDir::Create("kiln-live");
+  ASSERT_TRUE(dir);
+  std::string flag = JoinPath(dir->path(), "flag");
   auto runner = NewRealProcessRunner();
-  auto proc = runner->Start({{"/bin/sh", "-c", "echo first; read x; echo never"}});
-  // stdin is /dev/null, so `read` returns at once; check ordering of chunks.
+  // The child only continues once the parent has seen its first line.
+  auto proc = runner->Start(
+      {{"/bin/sh", "-c", "echo first; while [ ! -e \"$0\" ]; do sleep 0.01; done; echo second >&2", flag}});
   ASSERT_TRUE(proc);
   std::string seen;
-  auto st = (*proc)->Wait([&](std::string_view c, int s) { seen += std::to_string(s) + ":" + std::string(c); });
+  auto st = (*proc)->Wait([&](std::string_view c, int s) {
+    seen += std::to_string(s) + ":" + std::string(c);
+    if (c == "first\n") {
+      ASSERT_TRUE(WriteFile(flag, ""));
+    }
+  });
   ASSERT_TRUE(st);
-  EXPECT_EQ(seen, "1:first\n1:never\n");
+  EXPECT_EQ(seen, "1:first\n2:second\n");
 }
 
 TEST(ProcessTest, InterruptibleWaitReturnsAndKillStops) {
