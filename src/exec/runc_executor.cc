@@ -123,8 +123,8 @@ Result<RunResult> RuncExecutor::Run(const RunSpec& spec) {
   for (const auto& p : {spec.upperdir, spec.workdir})
     if (!StartsWith(p, "/")) return Fail(Error::Invalid(fmt::format("upper and work dirs must be absolute, got {}", Quote(p))));
   for (const auto& m : spec.mounts)
-    if (!StartsWith(m.target, "/"))
-      return Fail(Error::Invalid(fmt::format("mount target {} is not absolute", Quote(m.target))));
+    if (!StartsWith(m.target, "/") || CleanPath(m.target) == "/")
+      return Fail(Error::Invalid(fmt::format("mount target {} must be an absolute path below /", Quote(m.target))));
   if (sys::Interrupted()) return Fail(Error(ErrorCode::kInterrupted, "interrupted"));
 
   Step step;

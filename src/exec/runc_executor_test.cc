@@ -373,6 +373,25 @@ TEST_F(RuncExecutorTest, MissingCommandIsStepFailure) {
   EXPECT_EQ(ListTree(P("state")), std::vector<std::string>{});
 }
 
+TEST_F(RuncExecutorTest, InvalidSpecsFailBeforeMounting) {
+  RunSpec s = Spec("true");
+  s.mounts = {{MountSpec::Kind::kTmpfs, "", "/..", false, {}}};
+  auto r = Run(s);
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().message(), "mount target \"/..\" must be an absolute path below /");
+  s.mounts = {};
+  s.extra_hosts = {"db"};
+  r = Run(s);
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().message(), "invalid --add-host \"db\": expected <name>:<ip>");
+  s.extra_hosts = {};
+  s.argv = {};
+  r = Run(s);
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().message(), "a step needs a command");
+  EXPECT_EQ(ListTree(P("scratch")), std::vector<std::string>{});
+}
+
 TEST_F(RuncExecutorTest, CleanupStaleRemovesLeftovers) {
   // What a kill -9'd kiln leaves: a running container and a mounted scratch.
   std::string bundle = P("scratch/kiln-stale");

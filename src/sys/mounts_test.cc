@@ -64,6 +64,21 @@ TEST_F(MountTest, OverlayMergesTopMostFirst) {
   ASSERT_TRUE(Unmount(P("root")));
 }
 
+TEST_F(MountTest, VolatileOverlayMarkerIsRemovable) {
+  for (auto d : {"l1", "up", "work", "root"}) ASSERT_TRUE(MakeDirs(P(d)));
+  ASSERT_TRUE(MountOverlay({P("l1")}, P("up"), P("work"), P("root"), OverlaySync::kVolatile));
+  ASSERT_TRUE(WriteFile(P("root/f"), "x"));
+  ASSERT_TRUE(Unmount(P("root")));
+  EXPECT_TRUE(PathExists(P("work/work/incompat/volatile")));
+  ASSERT_TRUE(RemoveVolatileMarker(P("work")));
+  EXPECT_FALSE(PathExists(P("work/work/incompat")));
+  // The work dir is usable again.
+  auto again = MountOverlay({P("l1")}, P("up"), P("work"), P("root"), OverlaySync::kVolatile);
+  ASSERT_TRUE(again) << again.error().Render();
+  EXPECT_EQ(*ReadFile(P("root/f")), "x");
+  ASSERT_TRUE(Unmount(P("root")));
+}
+
 TEST_F(MountTest, ErrorsNameTarget) {
   auto r = Unmount(P("nothing"));
   ASSERT_FALSE(r);
