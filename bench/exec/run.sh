@@ -33,12 +33,16 @@ bare="runc --root $tmp/bare-state run --bundle $tmp/bare bare"
 kiln="$bench $tmp/lower $tmp/kiln 1"
 
 if command -v hyperfine >/dev/null; then
-  hyperfine -N --warmup 5 --runs 100 -n "bare runc run true" "$bare" -n "kiln RUN true" "$kiln" ||
-    hyperfine --warmup 5 --runs 100 -n "bare runc run true" "$bare" -n "kiln RUN true" "$kiln"
-else
-  n=100
-  s=$(date +%s%N); for _ in $(seq $n); do sh -c "$bare"; done; e=$(date +%s%N)
-  echo "bare runc run true: $(( (e - s) / n / 1000 )) us/run"
-  s=$(date +%s%N); for _ in $(seq $n); do $kiln; done; e=$(date +%s%N)
-  echo "kiln RUN true: $(( (e - s) / n / 1000 )) us/run"
+  hyperfine -N --warmup 5 --runs 100 -n "bare runc run true" "$bare" -n "kiln RUN true" "$kiln"
 fi
+
+# Interleaved pairs: on a shared, loaded machine the load drifts over a
+# hyperfine series, so alternate the two and compare the sums.
+n=${RUNS:-50}
+bare_ns=0 kiln_ns=0
+for _ in $(seq "$n"); do
+  s=$(date +%s%N); $bare; e=$(date +%s%N); bare_ns=$((bare_ns + e - s))
+  s=$(date +%s%N); $kiln; e=$(date +%s%N); kiln_ns=$((kiln_ns + e - s))
+done
+echo "interleaved, $n pairs: bare runc $((bare_ns / n / 1000)) us/run, kiln $((kiln_ns / n / 1000)) us/run," \
+  "ratio $(python3 -c "print(round($kiln_ns / $bare_ns, 2))")"
