@@ -211,6 +211,21 @@ TEST_F(ComposeTest, WrongTypes) {
   EXPECT_EQ(p_summary(), "compose.yaml:4:9: services.web.environment[0]: empty variable name");
 }
 
+TEST_F(ComposeTest, UnsetVariableWarnsOnceAtItsFirstUse) {
+  Write("compose.yaml", "services:\n  web:\n    image: app:${TAG}\n    labels:\n      tag: ${TAG}\n");
+  auto p = Load();
+  ASSERT_TRUE(p.has_value()) << p.error().Render();
+  std::vector<Warning> warnings = diag_.warnings();
+  ASSERT_EQ(warnings.size(), 1u);
+  const Warning& w = warnings[0];
+  EXPECT_EQ(w.name, "ComposeVariableNotSet");
+  EXPECT_EQ(w.message, "The \"TAG\" variable is not set. Defaulting to a blank string.");
+  EXPECT_EQ(w.loc.file, "compose.yaml");
+  EXPECT_EQ(w.loc.line, 3);
+  EXPECT_EQ(w.loc.col, 12);
+  EXPECT_EQ(p->services[0].image, "app:");
+}
+
 TEST_F(ComposeTest, ServiceNeedsImageOrBuild) {
   Write("compose.yaml", "services:\n  web:\n    ports: [\"80:80\"]\n");
   EXPECT_EQ(p_summary(), "compose.yaml:2:3: services.web: has neither an image nor a build context specified");

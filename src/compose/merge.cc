@@ -28,10 +28,11 @@ Error InvalidAt(const SourceLoc& loc, std::string_view path, std::string_view ms
 namespace {
 
 Result<void> InterpolateRec(Node& node, const std::string& path, const Lookup& lookup,
-                            const std::function<void(const std::string&)>& on_unset) {
+                            const std::function<void(const std::string&, const Pos&)>& on_unset) {
   switch (node.kind) {
     case Node::Kind::kScalar: {
-      auto v = Interpolate(node.scalar, lookup, on_unset);
+      if (node.scalar.find('$') == std::string::npos) return Ok();
+      auto v = Interpolate(node.scalar, lookup, [&](const std::string& name) { on_unset(name, node.loc); });
       if (!v) {
         Error e = Error::Syntax(node.loc, fmt::format("{}: {}", path, v.error().message));
         return Fail(std::move(e));
@@ -133,11 +134,12 @@ bool IsRemoteContext(std::string_view s) {
 Result<void> InterpolateTree(Node& node, std::string_view path, const Lookup& lookup,
                              Diagnostics& diag) {
   std::set<std::string> warned;
-  std::function<void(const std::string&)> on_unset = [&](const std::string& name) {
+  std::function<void(const std::string&, const Pos&)> on_unset = [&](const std::string& name,
+                                                                      const Pos& pos) {
     if (!warned.insert(name).second) return;
     diag.Warn(Warning{"ComposeVariableNotSet",
                       fmt::format("The \"{}\" variable is not set. Defaulting to a blank string.", name),
-                      {}});
+                      pos});
   };
   return InterpolateRec(node, std::string(path), lookup, on_unset);
 }

@@ -256,7 +256,14 @@ Result<Service> ParseService(const MapEntry& se, const Project& project) {
     else if (e.key == "build") { KILN_TRY_ASSIGN(svc.build, ParseBuild(v, kp, project)); }
     else if (e.key == "profiles") { KILN_TRY_ASSIGN(svc.profiles, AsStringList(v, kp)); }
     else if (e.key == "secrets") { KILN_TRY_ASSIGN(svc.secrets, AsSecretRefs(v, kp)); }
-    else if (e.key == "environment") { KILN_TRY_ASSIGN(svc.environment, AsStringMap(v, kp)); }
+    else if (e.key == "environment") {
+      KILN_TRY_ASSIGN(svc.environment, AsStringMap(v, kp));
+      // `- NAME` takes its value from the project environment, if set.
+      for (auto& [key, val] : svc.environment) {
+        if (val) continue;
+        if (auto it = project.environment.find(key); it != project.environment.end()) val = it->second;
+      }
+    }
     else if (e.key == "labels") {
       KILN_TRY_ASSIGN(auto labels, AsStringMap(v, kp));
       for (auto& [key, val] : labels) svc.labels.emplace_back(key, val.value_or(""));

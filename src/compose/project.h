@@ -93,7 +93,8 @@ struct Service {
   std::vector<Dependency> depends_on;
   // Runtime secrets (mounted when the container runs, not at build time).
   std::vector<SecretRef> secrets;
-  // Keys with a null value (`FOO` in list form) keep value nullopt.
+  // A key without a value (`- FOO`) takes the project environment's value,
+  // or stays nullopt when that is unset too.
   std::vector<std::pair<std::string, std::optional<std::string>>> environment;
   Pairs labels;
   // Every other key, validated by name only, merged and interpolated, kept
@@ -167,7 +168,8 @@ struct LoadOptions {
   std::string working_dir;
 };
 
-// Loads, interpolates, merges and validates a project. Warnings (obsolete
+// Loads, interpolates, merges and validates a project. Reads files only;
+// uses no global state, so concurrent calls are safe. Warnings (obsolete
 // `version`, unset variables, ignored secret uid/gid/mode, both compose.yaml
 // and docker-compose.yaml present) go to `diag`.
 // Errors: kNotFound (no compose file, missing -f/--env-file/extends/include
