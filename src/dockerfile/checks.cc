@@ -114,9 +114,14 @@ class Checker {
       std::map<Kind, std::vector<const Instruction*>> singles;
       for (const Instruction& in : st.instructions) {
         std::vector<std::string> unset;
-        auto ex = Expand(in, ev.scope(), env_known ? &unset : nullptr);
+        // Expansion is only needed for UndefinedVar and for the checks that
+        // look at expanded words; skipping it elsewhere keeps checks cheap.
+        bool need = env_known || in.kind == Kind::kArg || in.kind == Kind::kEnv ||
+                    in.kind == Kind::kWorkdir || in.kind == Kind::kExpose ||
+                    (opts_.ignore && (in.kind == Kind::kCopy || in.kind == Kind::kAdd));
+        Result<Instruction> ex = Fail(Error::Invalid("not expanded"));
+        if (need) ex = ev.Step(in, env_known ? &unset : nullptr);
         if (env_known) ReportUndefined(in, ev.scope(), unset);
-        (void)ev.Step(in);
         CheckArgOrEnv(in);
         switch (in.kind) {
           case Kind::kShell: has_shell = true; break;
@@ -252,9 +257,9 @@ class Checker {
     if (a.image.find('$') != std::string::npos) {
       EvalOptions defaults_only = opts_.eval;
       defaults_only.build_args.clear();
-      auto defaults = GlobalScope(df_, defaults_only);
-      if (defaults) {
-        auto ex = Expand(st.from, *defaults);
+      if (!defaults_) defaults_ = GlobalScope(df_, defaults_only);
+      if (*defaults_) {
+        auto ex = Expand(st.from, **defaults_);
         if (ex && !ValidImageRef(ex->As<FromArgs>().image)) {
           Report("InvalidDefaultArgInFrom",
                  fmt::format("Default value for ARG {} results in empty or invalid base image name", a.image),
@@ -349,6 +354,7 @@ class Checker {
   bool skip_all_ = false;
   std::vector<std::string> skip_;
   Scope global_;
+  std::optional<Result<Scope>> defaults_;  // global scope without --build-arg
   CheckResult result_;
   std::vector<Warning> pending_;
 };

@@ -229,8 +229,8 @@ Scope StageEvaluator::StartScope(const std::vector<std::string>& image_env) {
   return s;
 }
 
-Result<Instruction> StageEvaluator::Step(const Instruction& in) {
-  KILN_TRY_ASSIGN(Instruction out, Expand(in, scope_));
+Result<Instruction> StageEvaluator::Step(const Instruction& in, std::vector<std::string>* unset_names) {
+  KILN_TRY_ASSIGN(Instruction out, Expand(in, scope_, unset_names));
   if (out.kind == Kind::kEnv) {
     for (const auto& kv : out.As<KeyValueArgs>().pairs) scope_.SetEnv(kv.key, kv.value);
   } else if (out.kind == Kind::kArg) {

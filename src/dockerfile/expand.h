@@ -93,6 +93,7 @@ struct ExpandOptions {
 // instruction after FROM, in order. Not thread-safe; one per stage.
 class StageEvaluator {
  public:
+  // `global` and `opts` must outlive the evaluator.
   StageEvaluator(const Scope& global, const EvalOptions& opts, Scope start);
 
   // A fresh stage scope on top of an image whose config has `image_env`
@@ -101,7 +102,11 @@ class StageEvaluator {
 
   // Expands `in` against the current scope and applies its effect on the
   // scope (ARG declares, ENV sets). Returns the expanded instruction.
-  [[nodiscard]] Result<Instruction> Step(const Instruction& in);
+  // `unset_names`, if given, receives the unset variables the words used
+  // (as for Expand()). kSyntax at the instruction on expansion errors; the
+  // scope is unchanged then.
+  [[nodiscard]] Result<Instruction> Step(const Instruction& in,
+                                         std::vector<std::string>* unset_names = nullptr);
 
   const Scope& scope() const { return scope_; }
   // Environment for a RUN: ENV, then ARG values not shadowed, then proxy
