@@ -150,12 +150,14 @@ struct FetchedManifest {
 Result<FetchedManifest> FetchManifest(Session& s, const std::string& repo, const std::string& target,
                                       const std::optional<Digest>& expected) {
   std::string url = s.Url(fmt::format("/v2/{}/manifests/{}", repo, target));
-  KILN_TRY_ASSIGN(HttpResponse r, s.Do([&] {
+  auto sent = s.Do([&] {
     HttpRequest req;
     req.url = url;
     req.headers.emplace_back("Accept", ManifestAccept());
     return req;
-  }));
+  });
+  if (!sent) return Fail(std::move(sent).error().Wrap("fetching manifest {}", target));
+  HttpResponse r = std::move(*sent);
   if (r.status != 200)
     return Fail(HttpStatusError(r.status, r.body, s.endpoint().name).Wrap("fetching manifest {}", target));
   FetchedManifest m;
