@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <chrono>
 #include <cstring>
 
 #include "base/fs.h"
@@ -251,7 +252,11 @@ void AgentServer::AcceptLoop() {
   while (true) {
     if (!WaitFor(listen_fd_, POLLIN, stop_fd_)) return;
     int fd = accept4(listen_fd_, nullptr, nullptr, SOCK_CLOEXEC);
-    if (fd < 0) continue;
+    if (fd < 0) {
+      // EMFILE and friends: back off instead of spinning.
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+      continue;
+    }
     std::lock_guard<std::mutex> lock(mu_);
     clients_.emplace_back([this, fd] { Serve(fd); });
   }
