@@ -397,8 +397,10 @@ TEST_F(RuncExecutorTest, CleanupStaleRemovesLeftovers) {
   std::string bundle = P("scratch/kiln-stale");
   ASSERT_TRUE(MakeDirs(bundle));
   ASSERT_TRUE(sys::MountTmpfs(bundle, "size=1m"));
+  // runc creates mount points in this rootfs, so not the shared lower.
+  ASSERT_TRUE(MakeBusyboxRoot(P("stale-root")));
   SpecInput in;
-  in.rootfs = Lower();
+  in.rootfs = P("stale-root");
   in.args = {"/bin/sleep", "30"};
   in.mounts = StandardMounts(1 << 20);
   ASSERT_TRUE(WriteFile(JoinPath(bundle, "config.json"), BuildRuntimeSpec(in).dump()));
