@@ -173,6 +173,7 @@ struct ArgArgs { std::vector<ArgDecl> args; };
 struct OnbuildArgs {
   std::string expression;  // the trigger text, e.g. "RUN make", as stored in the image config
   Kind trigger = Kind::kRun;
+  std::vector<Heredoc> heredocs;  // bodies of heredocs the trigger opens
 };
 
 struct StopsignalArgs { std::string signal; };

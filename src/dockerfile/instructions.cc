@@ -704,7 +704,7 @@ class InstructionParser {
     if (sub.kind == Kind::kMaintainer) return ErrAt(kw, "MAINTAINER isn't allowed as an ONBUILD trigger");
     InstructionParser inner(sub);
     KILN_TRY(inner.Run());
-    ins_.args = OnbuildArgs{node_.args, sub.kind};
+    ins_.args = OnbuildArgs{node_.args, sub.kind, node_.heredocs};
     return Ok();
   }
 

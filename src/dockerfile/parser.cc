@@ -314,10 +314,20 @@ Result<Dockerfile> Parse(std::string_view text, std::string_view file) {
     }
     if (empty_continuation) df.empty_continuations.push_back(loc);
     // Heredocs: RUN, COPY and ADD in shell form.
-    bool heredoc_ok = node.kind == Kind::kRun || node.kind == Kind::kCopy || node.kind == Kind::kAdd;
-    if (heredoc_ok && node.args.find("<<") != std::string::npos &&
-        !(node.args.front() == '[' && internal::ParseJsonStringArray(node.args, nullptr))) {
-      KILN_TRY_ASSIGN(auto docs, HeredocsFromLine(node.args, escape));
+    // (also `ONBUILD RUN <<EOF`, whose trigger keeps the heredoc bodies).
+    std::string_view heredoc_args = node.args;
+    Kind heredoc_kind = node.kind;
+    if (node.kind == Kind::kOnbuild) {
+      size_t sp = 0;
+      while (sp < heredoc_args.size() && !IsSpace(heredoc_args[sp])) ++sp;
+      if (!internal::KindFromKeyword(heredoc_args.substr(0, sp), &heredoc_kind)) heredoc_kind = Kind::kOnbuild;
+      heredoc_args = TrimSpace(heredoc_args.substr(sp));
+    }
+    bool heredoc_ok = heredoc_kind == Kind::kRun || heredoc_kind == Kind::kCopy || heredoc_kind == Kind::kAdd;
+    if (heredoc_ok && heredoc_args.find("<<") != std::string::npos &&
+        !(!heredoc_args.empty() && heredoc_args.front() == '[' &&
+          internal::ParseJsonStringArray(heredoc_args, nullptr))) {
+      KILN_TRY_ASSIGN(auto docs, HeredocsFromLine(heredoc_args, escape));
       for (auto& doc : docs) {
         bool terminated = false;
         while (i + 1 < lines.size()) {

@@ -309,6 +309,15 @@ TEST(DockerfileParserTest, Heredocs) {
             "  15:1 CMD shell[\"<<EOF\"]\n");
 }
 
+TEST(DockerfileParserTest, OnbuildHeredocConsumesBody) {
+  auto df = Parse("FROM a\nONBUILD RUN <<EOF\necho hi\nEOF\nCMD x\n");
+  ASSERT_TRUE(df) << df.error().Render();
+  EXPECT_EQ(Dump(*df),
+            "stage 0: 1:1 FROM \"a\"\n"
+            "  2:1-4 ONBUILD RUN \"RUN <<EOF\" heredoc=\"EOF\":\"echo hi\\n\"\n"
+            "  5:1 CMD shell[\"x\"]\n");
+}
+
 TEST(DockerfileParserTest, HeredocErrors) {
   EXPECT_EQ(P("FROM a\nRUN <<EOF\necho\n"),
             "error: Dockerfile:2:1: unterminated heredoc \"EOF\"\n"

@@ -107,6 +107,7 @@ inline std::string DumpInstruction(const Instruction& in) {
       break;
     case Kind::kOnbuild:
       out += fmt::format(" {} {}", KindName(in.As<OnbuildArgs>().trigger), Quote(in.As<OnbuildArgs>().expression));
+      out += DumpHeredocs(in.As<OnbuildArgs>().heredocs);
       break;
     case Kind::kStopsignal: out += " " + Quote(in.As<StopsignalArgs>().signal); break;
     case Kind::kHealthcheck: {
