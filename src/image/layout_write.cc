@@ -242,7 +242,10 @@ Result<void> WriteLayout(LayoutSink& sink, const std::vector<Prepared>& images, 
   std::set<Digest> written;
   for (const Prepared& p : images) {
     for (const Descriptor& layer : p.manifest.layers) {
-      if (!layer.urls.empty() && layer.media_type.find("nondistributable") != std::string::npos) continue;
+      // Foreign/nondistributable layers with URLs are fetched from there, not shipped.
+      bool foreign = layer.media_type.find("nondistributable") != std::string::npos ||
+                     layer.media_type.find("foreign") != std::string::npos;
+      if (foreign && !layer.urls.empty()) continue;
       if (!written.insert(layer.digest).second) continue;
       KILN_TRY(CopyBlob(sink, layer, blobs));
     }
