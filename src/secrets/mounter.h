@@ -20,7 +20,10 @@ enum class Requirement { kOptional, kRequired };
 // dockerfile library.
 struct SecretMountRequest {
   std::string id = {};      // defaults to basename(target) when empty
-  std::string target = {};  // "" -> /run/secrets/<id> unless `env` is set
+  // "" -> /run/secrets/<id> unless `env` is set. A relative target is taken
+  // relative to "/": BuildKit resolves it against the step's WORKDIR, so the
+  // caller joins WORKDIR first.
+  std::string target = {};
   std::string env = {};     // "" -> no env var
   Requirement required = Requirement::kOptional;
   int mode = 0400;
