@@ -289,6 +289,15 @@ TEST(DockerfileExpandTest, ErrorsPointAtInstruction) {
             "   | ^\n");
 }
 
+TEST(DockerfileExpandTest, EscapeDirectiveAppliesToExpansion) {
+  EvalOptions opts;
+  EXPECT_EQ(Eval("# escape=`\nFROM x\nARG B=b\nWORKDIR C:\\Users\\$B\nCOPY a`$B c\n", opts),
+            "2:1 FROM \"x\"\n"
+            "  3:1 ARG \"B\"=\"b\"\n"
+            "  4:1 WORKDIR \"C:\\\\Users\\\\b\"\n"
+            "  5:1 COPY [\"a$B\"] -> \"c\"\n");
+}
+
 TEST(DockerfileExpandTest, UnsetNamesAreReported) {
   auto df = Parse("FROM x\nENV A=1\nCOPY $A $B ${C:-x} /d\n");
   ASSERT_TRUE(df);
