@@ -2,6 +2,8 @@
 
 #include <arpa/inet.h>
 
+#include <cctype>
+
 #include "base/strings.h"
 
 namespace kiln::exec {
@@ -12,9 +14,19 @@ bool IsIp(const std::string& s) {
   return inet_pton(AF_INET, s.c_str(), buf) == 1 || inet_pton(AF_INET6, s.c_str(), buf) == 1;
 }
 
+// Letters, digits, '-', '_' and '.': anything else (spaces, newlines)
+// could add lines to /etc/hosts.
+bool IsHostName(std::string_view s) {
+  if (s.empty() || s.size() > 253) return false;
+  for (char c : s)
+    if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '.' || c == '_')) return false;
+  return true;
+}
+
 }  // namespace
 
 Result<std::string> HostsFile(std::string_view hostname, const std::vector<std::string>& extra_hosts) {
+  if (!IsHostName(hostname)) return Fail(Error::Invalid(fmt::format("invalid hostname {}", Quote(hostname))));
   std::string out = fmt::format("127.0.0.1\tlocalhost {}\n::1\tlocalhost ip6-localhost ip6-loopback\n", hostname);
   for (const auto& h : extra_hosts) {
     // IPv6 addresses contain ':', so only the first one separates.
@@ -22,6 +34,9 @@ Result<std::string> HostsFile(std::string_view hostname, const std::vector<std::
     std::string name(TrimSpace(c.first)), ip(TrimSpace(c.second));
     if (!c.found || name.empty() || ip.empty())
       return Fail(Error::Invalid(fmt::format("invalid --add-host {}: expected <name>:<ip>", Quote(h))));
+    if (!IsHostName(name))
+      return Fail(Error::Invalid(
+          fmt::format("invalid --add-host {}: {} is not a valid host name", Quote(h), Quote(name))));
     if (StartsWith(ip, "[") && EndsWith(ip, "]")) ip = ip.substr(1, ip.size() - 2);
     if (!IsIp(ip))
       return Fail(Error::Invalid(

@@ -16,6 +16,8 @@ namespace kiln::exec {
 // ("name:ip", docker's --add-host) as "ip<TAB>name" lines. Errors (kInvalid):
 //   invalid --add-host "x": expected <name>:<ip>
 //   invalid --add-host "db:nope": "nope" is not an IP address
+//   invalid --add-host "a b:1.2.3.4": "a b" is not a valid host name
+//   invalid hostname "a\nb" (for a hostname with a newline)
 [[nodiscard]] Result<std::string> HostsFile(std::string_view hostname,
                                             const std::vector<std::string>& extra_hosts);
 

@@ -23,6 +23,12 @@ TEST(HostsFileTest, BadEntries) {
   auto b = HostsFile("kiln", {"db:nope"});
   ASSERT_FALSE(b);
   EXPECT_EQ(b.error().message(), "invalid --add-host \"db:nope\": \"nope\" is not an IP address");
+  auto c = HostsFile("kiln", {"a b:1.2.3.4"});
+  ASSERT_FALSE(c);
+  EXPECT_EQ(c.error().message(), "invalid --add-host \"a b:1.2.3.4\": \"a b\" is not a valid host name");
+  auto d = HostsFile("evil\n1.2.3.4 registry", {});
+  ASSERT_FALSE(d);
+  EXPECT_EQ(d.error().message(), "invalid hostname \"evil\\n1.2.3.4 registry\"");
 }
 
 TEST(ResolvConfTest, CopiesHostOrDefaults) {
