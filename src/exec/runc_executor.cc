@@ -134,10 +134,12 @@ Result<RunResult> RuncExecutor::Run(const RunSpec& spec) {
   auto result = RunStep(spec, step, record);
   // Always: stop the container, unmount everything, drop the scratch tmpfs.
   auto cleaned = Cleanup(step);
+  // With the overlay unmounted the upper dir may be edited directly; do it
+  // on failures too, so a failed step's layer holds only what it wrote.
+  auto residue = cleaned ? RemoveMountResidue(spec.upperdir, record) : Ok();
   if (!result) return result;
   if (!cleaned) return Fail(std::move(cleaned).error().Wrap("cleaning up step {}", step.id));
-  // The overlay is unmounted now, so the upper dir may be edited directly.
-  KILN_TRY(RemoveMountResidue(spec.upperdir, record));
+  if (!residue) return Fail(std::move(residue).error().Wrap("removing mount points of step {}", step.id));
   return result;
 }
 

@@ -309,6 +309,7 @@ TEST_F(RuncExecutorTest, InterruptKillsAndCleansUp) {
   ASSERT_TRUE(mounts);
   EXPECT_EQ(*mounts, std::vector<std::string>{});
   EXPECT_EQ(ListTree(P("scratch")), std::vector<std::string>{});
+  EXPECT_EQ(ListTree(P("upper")), std::vector<std::string>{});
   auto list = sys::NewRealProcessRunner()->Run({{"runc", "--root", P("state"), "list", "-q"}});
   ASSERT_TRUE(list);
   EXPECT_EQ(list->out, "");
@@ -371,6 +372,7 @@ TEST_F(RuncExecutorTest, MissingCommandIsStepFailure) {
   ASSERT_TRUE(mounts);
   EXPECT_EQ(*mounts, std::vector<std::string>{});
   EXPECT_EQ(ListTree(P("state")), std::vector<std::string>{});
+  EXPECT_EQ(ListTree(P("upper")), std::vector<std::string>{});
 }
 
 TEST_F(RuncExecutorTest, InvalidSpecsFailBeforeMounting) {
