@@ -1,10 +1,14 @@
-// libFuzzer target: USER resolution and ulimit parsing over arbitrary
+// libFuzzer target: USER resolution, ulimit parsing and /etc/hosts
+// generation over arbitrary
 // passwd/group text. Input: "<user>\0<passwd>\0<group>".
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
+#include <string>
 #include <string_view>
 
+#include "exec/hosts.h"
 #include "exec/runtime_spec.h"
 #include "exec/user.h"
 
@@ -25,6 +29,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     }
     if (u->home.empty()) __builtin_trap();
   }
+  // Validated names can never add lines to /etc/hosts.
+  auto hosts = kiln::exec::HostsFile(user, {std::string(passwd.substr(0, passwd.find('\n')))});
+  if (hosts && std::count(hosts->begin(), hosts->end(), '\n') != 3) __builtin_trap();
   auto r = kiln::exec::ParseUlimit(user);
   if (r && r->soft > r->hard) __builtin_trap();
   return 0;
