@@ -176,6 +176,13 @@ TEST_F(RuncExecutorTest, UserSwitching) {
   ASSERT_TRUE(Run(s));
   EXPECT_EQ(out_, "uid=4242 gid=0(root)\n/\n");
 
+  // A missing working directory is created for, and owned by, the user.
+  RunSpec w = Spec("stat -c '%u:%g %a' . && touch mine && stat -c '%u:%g' mine");
+  w.user = "app";
+  w.cwd = "/home/app/src";
+  ASSERT_TRUE(Run(w));
+  EXPECT_EQ(out_, "1000:1000 755\n1000:1000\n");
+
   s.user = "nobody";
   auto bad = Run(s);
   ASSERT_FALSE(bad);
