@@ -55,6 +55,16 @@ Manifest ConvertManifest(const Manifest& m, MediaTypeFamily family) {
   return out;
 }
 
+Manifest BuildManifest(std::string_view config_json, std::vector<Descriptor> layers, MediaTypeFamily family) {
+  Manifest m;
+  m.media_type = std::string(kOciManifest);
+  m.config = {.media_type = std::string(kOciConfig),
+              .digest = Digest::Of(config_json),
+              .size = static_cast<int64_t>(config_json.size())};
+  m.layers = std::move(layers);
+  return ConvertManifest(m, family);
+}
+
 Index ConvertIndex(const Index& index, MediaTypeFamily family) {
   Index out = index;
   out.media_type = std::string(family == MediaTypeFamily::kOci ? kOciIndex : kDockerManifestList);

@@ -190,6 +190,13 @@ struct ImageConfig {
   friend bool operator==(const ImageConfig&, const ImageConfig&) = default;
 };
 
+// A manifest for an image whose config blob is `config_json` and whose
+// layers are `layers` (already-described blobs), with media types of
+// `family` for the manifest and config; layer media types are converted
+// too. What the solver writes after a build.
+Manifest BuildManifest(std::string_view config_json, std::vector<Descriptor> layers,
+                       MediaTypeFamily family = MediaTypeFamily::kOci);
+
 // Returns `m` with its own media type and every descriptor's media type
 // converted to `family` (ConvertMediaType). The result has a different
 // digest; layer and config blobs are unchanged.

@@ -57,5 +57,19 @@ TEST(OciTest, ConvertManifestKeepsBlobs) {
   EXPECT_EQ(oci.manifests[0].media_type, kOciManifest);
 }
 
+TEST(OciTest, BuildManifest) {
+  Descriptor layer{.media_type = std::string(kOciLayerGzip), .digest = Digest::Of("l"), .size = 1};
+  Manifest oci = BuildManifest("{}", {layer});
+  EXPECT_EQ(oci.media_type, kOciManifest);
+  EXPECT_EQ(oci.config.media_type, kOciConfig);
+  EXPECT_EQ(oci.config.digest, Digest::Of("{}"));
+  EXPECT_EQ(oci.config.size, 2);
+  EXPECT_EQ(oci.layers, std::vector<Descriptor>{layer});
+  Manifest docker = BuildManifest("{}", {layer}, MediaTypeFamily::kDocker);
+  EXPECT_EQ(docker.media_type, kDockerManifest);
+  EXPECT_EQ(docker.config.media_type, kDockerConfig);
+  EXPECT_EQ(docker.layers[0].media_type, kDockerLayerGzip);
+}
+
 }  // namespace
 }  // namespace kiln::image
