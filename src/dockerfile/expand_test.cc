@@ -17,6 +17,8 @@ const Scope& TestScope() {
     s.SetEnv("NULL", "");
     s.SetEnv("V", "/usr/local/bin");
     s.SetEnv("WORDS", "a b  c");
+    s.SetEnv("F", "file.tar.gz");
+    s.SetEnv("LONG", std::string(20000, 'a'));
     s.SetArg("ARGONLY", "argval");
     return s;
   }();
@@ -104,7 +106,20 @@ TEST(DockerfileExpandTest, PatternModifiers) {
   EXPECT_EQ(W("${V/\\//}"), "usr/local/bin");
   EXPECT_EQ(W("${V/l*l/L}"), "/usr/L/bin");
   EXPECT_EQ(W("${UNSET/a/b}"), "");
+  EXPECT_EQ(W("${F%.*}"), "file.tar");
+  EXPECT_EQ(W("${F%%.*}"), "file");
+  EXPECT_EQ(W("${F#*.}"), "tar.gz");
+  EXPECT_EQ(W("${F##*.}"), "gz");
+  EXPECT_EQ(W("${F/.*/}"), "file");
+  EXPECT_EQ(W("${F/?/X}"), "Xile.tar.gz");
+  EXPECT_EQ(W("${F//[.]/_}"), "file.tar.gz");
   EXPECT_EQ(W("${V#\\x}"), "error: failed to process \"${V#\\\\x}\": invalid pattern (\\x) in substitution: invalid escape '\\x'");
+}
+
+TEST(DockerfileExpandTest, LongValuesStayFast) {
+  EXPECT_EQ(W("${LONG//a/b}"), std::string(20000, 'b'));
+  EXPECT_EQ(W("${LONG%%a*a}"), "");
+  EXPECT_EQ(W("${LONG#*a*a}").size(), 19998u);
 }
 
 TEST(DockerfileExpandTest, SyntaxErrors) {

@@ -1,5 +1,6 @@
 #include "dockerfile/shell_internal.h"
 
+#include <algorithm>
 #include <cctype>
 
 #include <fmt/format.h>
@@ -292,21 +293,27 @@ class ShellWord {
     }
     size_t n = value.size();
     if (prefix) {
+      std::vector<bool> ends = MatchShellPrefixes(*p, value);
       if (greedy) {
         for (size_t len = n + 1; len-- > 0;)
-          if (MatchShellPattern(*p, std::string_view(value).substr(0, len))) return value.substr(len);
+          if (ends[len]) return value.substr(len);
       } else {
         for (size_t len = 0; len <= n; ++len)
-          if (MatchShellPattern(*p, std::string_view(value).substr(0, len))) return value.substr(len);
+          if (ends[len]) return value.substr(len);
       }
+      return value;
+    }
+    // Suffixes: match the reversed pattern against the reversed value.
+    ShellPattern rp = *p;
+    std::reverse(rp.tokens.begin(), rp.tokens.end());
+    std::string rv(value.rbegin(), value.rend());
+    std::vector<bool> ends = MatchShellPrefixes(rp, rv);
+    if (greedy) {
+      for (size_t len = n + 1; len-- > 0;)
+        if (ends[len]) return value.substr(0, n - len);
     } else {
-      if (greedy) {
-        for (size_t len = n + 1; len-- > 0;)
-          if (MatchShellPattern(*p, std::string_view(value).substr(n - len))) return value.substr(0, n - len);
-      } else {
-        for (size_t len = 0; len <= n; ++len)
-          if (MatchShellPattern(*p, std::string_view(value).substr(n - len))) return value.substr(0, n - len);
-      }
+      for (size_t len = 0; len <= n; ++len)
+        if (ends[len]) return value.substr(0, n - len);
     }
     return value;
   }
@@ -323,13 +330,7 @@ class ShellWord {
     bool prev_nonempty_end = false;
     while (i <= n) {
       // Leftmost, longest (greedy) match starting at i.
-      std::optional<size_t> found;
-      for (size_t len = n - i + 1; len-- > 0;) {
-        if (MatchShellPattern(*p, std::string_view(value).substr(i, len))) {
-          found = len;
-          break;
-        }
-      }
+      std::optional<size_t> found = LongestShellPrefix(*p, std::string_view(value).substr(i));
       if (found && !(*found == 0 && prev_nonempty_end)) {
         out += repl;
         if (!all) {
@@ -378,6 +379,58 @@ Result<ShellPattern> CompileShellPattern(std::string_view pattern) {
     }
   }
   return p;
+}
+
+namespace {
+
+// NFA simulation over token positions: O(|s| * |tokens|). Calls
+// `on_match(k)` for every k where s[0, k) matches, in increasing order.
+template <typename F>
+void RunShellNfa(const ShellPattern& p, std::string_view s, F on_match) {
+  using T = ShellPattern::Token::Type;
+  const auto& tk = p.tokens;
+  const size_t m = tk.size();
+  std::vector<char> cur(m + 1, 0), next(m + 1, 0);
+  auto close = [&](std::vector<char>& set) {
+    for (size_t t = 0; t < m; ++t)
+      if (set[t] && tk[t].type == T::kStar) set[t + 1] = 1;
+  };
+  cur[0] = 1;
+  close(cur);
+  for (size_t i = 0;; ++i) {
+    if (cur[m]) on_match(i);
+    if (i == s.size()) break;
+    std::fill(next.begin(), next.end(), 0);
+    bool any = false;
+    for (size_t t = 0; t < m; ++t) {
+      if (!cur[t]) continue;
+      const auto& tok = tk[t];
+      if (tok.type == T::kStar) {
+        next[t] = 1;
+        any = true;
+      } else if (tok.type == T::kAny || tok.c == s[i]) {
+        next[t + 1] = 1;
+        any = true;
+      }
+    }
+    if (!any) break;
+    close(next);
+    cur.swap(next);
+  }
+}
+
+}  // namespace
+
+std::vector<bool> MatchShellPrefixes(const ShellPattern& p, std::string_view s) {
+  std::vector<bool> ends(s.size() + 1, false);
+  RunShellNfa(p, s, [&](size_t k) { ends[k] = true; });
+  return ends;
+}
+
+std::optional<size_t> LongestShellPrefix(const ShellPattern& p, std::string_view s) {
+  std::optional<size_t> longest;
+  RunShellNfa(p, s, [&](size_t k) { longest = k; });
+  return longest;
 }
 
 bool MatchShellPattern(const ShellPattern& p, std::string_view s) {

@@ -43,5 +43,9 @@ struct ShellPattern {
 };
 Result<ShellPattern> CompileShellPattern(std::string_view pattern);
 bool MatchShellPattern(const ShellPattern& p, std::string_view s);
+// ends[k] is true when s[0, k) matches the whole pattern; size |s| + 1.
+std::vector<bool> MatchShellPrefixes(const ShellPattern& p, std::string_view s);
+// The longest k for which s[0, k) matches, if any.
+std::optional<size_t> LongestShellPrefix(const ShellPattern& p, std::string_view s);
 
 }  // namespace kiln::dockerfile::internal
