@@ -151,7 +151,7 @@ class FileSetLoader {
     for (const auto& s : stack) {
       if (s == id) {
         std::vector<std::string> chain;
-        for (const auto& c : stack) chain.push_back(CutString(c, '#').second.data());
+        for (const auto& c : stack) chain.push_back(c.substr(c.rfind('#') + 1));
         chain.push_back(name);
         return Fail(InvalidAt(ext->key_loc, PathJoin(PathJoin("services", name), "extends"),
                               fmt::format("circular reference: {}", Join(chain, " -> "))));
