@@ -20,7 +20,7 @@ int ExitStatus(const Error& e) {
 }
 
 void PrintUsage() {
-  std::string out = "Usage: kiln [--root DIR] COMMAND [OPTIONS]\n\nA daemonless container image builder.\n\nCommands:\n";
+  std::string out = "Usage: kiln [--root DIR] [--insecure-registry HOST] COMMAND [OPTIONS]\n\nA daemonless container image builder.\n\nCommands:\n";
   for (const auto& c : Commands()) out += fmt::format("  {:<10} {}\n", c.name, c.summary);
   out += "\nRun 'kiln COMMAND --help' for more information on a command.\n";
   std::fputs(out.c_str(), stdout);
@@ -38,6 +38,10 @@ int Main(const std::vector<std::string>& args) {
       global.root = args[++i];
     } else if (a.starts_with("--root=")) {
       global.root = std::string(a.substr(7));
+    } else if (a == "--insecure-registry" && i + 1 < args.size()) {
+      global.insecure_registries.push_back(args[++i]);
+    } else if (a.starts_with("--insecure-registry=")) {
+      global.insecure_registries.push_back(std::string(a.substr(20)));
     } else if (a == "--debug" || a == "-D") {
       global.debug = true;
     } else {

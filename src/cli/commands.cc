@@ -2,6 +2,9 @@
 
 #include <cstdlib>
 
+#include "cli/build_command.h"
+#include "cli/image_commands.h"
+
 namespace kiln::cli {
 
 std::string StoreRoot(const GlobalOptions& global) {
@@ -11,7 +14,13 @@ std::string StoreRoot(const GlobalOptions& global) {
 }
 
 const std::vector<Command>& Commands() {
-  static const std::vector<Command> commands = {};
+  static const std::vector<Command> commands = [] {
+    std::vector<Command> c = {
+        {"build", "Build an image from a Dockerfile", RunBuild},
+    };
+    for (auto& ic : ImageCommands()) c.push_back(std::move(ic));
+    return c;
+  }();
   return commands;
 }
 

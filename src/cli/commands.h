@@ -16,6 +16,8 @@ struct GlobalOptions {
   // Store root: --root, else $KILN_ROOT, else /var/lib/kiln.
   std::string root;
   bool debug = false;
+  // --insecure-registry HOST[:PORT], repeatable.
+  std::vector<std::string> insecure_registries;
 };
 
 struct Command {

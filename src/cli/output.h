@@ -1,0 +1,48 @@
+#pragma once
+
+// Where a built image goes besides the store: -o/--output, --push, --load.
+
+#include <string>
+#include <vector>
+
+#include "base/error.h"
+#include "cli/env.h"
+#include "cli/progress.h"
+#include "worker/image_store.h"
+
+namespace kiln::cli {
+
+struct OutputSpec {
+  enum class Type { kImage, kOci, kDocker, kTar, kLocal, kRegistry } type = Type::kImage;
+  std::string dest;  // "-" is stdout (tar, oci, docker)
+  bool push = false;
+};
+
+// Parses buildx's -o forms: "type=oci,dest=FILE", "type=local,dest=DIR",
+// "DIR" (local), "-" (tar to stdout), "type=image[,push=true]",
+// "type=registry". kUsage names the bad spec.
+Result<std::vector<OutputSpec>> ParseOutputs(const std::vector<std::string>& specs);
+
+// Writes `image` per `out`.
+Result<void> WriteOutput(Env& env, const worker::StoredImage& image, const std::vector<std::string>& tags,
+                         const OutputSpec& out);
+
+// Saves images as an archive (kiln save, -o type=oci|docker).
+enum class SaveFormat { kOci, kDocker };
+Result<void> SaveImages(Env& env, const std::vector<worker::StoredImage>& images,
+                        const std::vector<std::vector<std::string>>& names, SaveFormat format, const std::string& path);
+
+// Pushes `image` as `name` (a normalized reference) and prints the digest.
+Result<void> PushStored(Env& env, const worker::StoredImage& image, const std::string& name, ProgressMode mode);
+
+// Loads `image` into a Docker engine through its API socket ($DOCKER_HOST
+// unix:// or /var/run/docker.sock).
+Result<void> LoadIntoDocker(Env& env, const worker::StoredImage& image, const std::vector<std::string>& tags);
+
+// Unpacks a tar read from stdin into `dir` (a `-` build context).
+Result<void> ExtractTarFromStdin(const std::string& dir);
+
+// Flattens the image's layers into `dir` (which must exist).
+Result<void> FlattenImage(Env& env, const worker::StoredImage& image, const std::string& dir);
+
+}  // namespace kiln::cli

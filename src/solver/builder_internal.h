@@ -1,0 +1,100 @@
+#pragma once
+
+// Shared state of one build, used by builder.cc (the stage graph) and
+// stage_builder.cc (instruction semantics). Private to solver/.
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <future>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "base/fs.h"
+#include "dockerfile/ast.h"
+#include "dockerfile/dockerignore.h"
+#include "dockerfile/expand.h"
+#include "dockerfile/stages.h"
+#include "secrets/masker.h"
+#include "secrets/scanner.h"
+#include "solver/builder.h"
+
+namespace kiln::solver {
+
+// What a finished stage hands to the stages that read from it.
+struct StageResult {
+  ImageState image;
+  dockerfile::Scope scope;  // for `FROM <stage>`, which inherits ARG and ENV
+  std::string cache_key;    // the key of its last filesystem state
+};
+
+// Bounds how many RUN steps run at once.
+class Slots {
+ public:
+  explicit Slots(int n) : free_(n) {}
+  void Acquire() {
+    std::unique_lock<std::mutex> lock(mu_);
+    cv_.wait(lock, [&] { return free_ > 0; });
+    --free_;
+  }
+  void Release() {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      ++free_;
+    }
+    cv_.notify_one();
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  int free_;  // GUARDED_BY(mu_)
+};
+
+struct BuildShared {
+  const BuildOptions& options;
+  Worker& worker;
+  ProgressSink& progress;
+  Diagnostics& diags;
+  dockerfile::Dockerfile dockerfile;
+  dockerfile::EvalOptions eval;
+  dockerfile::Scope global_scope;
+  std::vector<dockerfile::StageInfo> stage_info;
+  dockerfile::Matcher ignore;
+  Fd context_fd;
+  std::shared_ptr<const secrets::Masker> masker;
+  std::shared_ptr<const secrets::LeakScanner> leak_scanner;
+  std::string created;
+  std::chrono::steady_clock::time_point start = std::chrono::steady_clock::now();
+  std::atomic<int> next_step{1};
+  Slots run_slots;
+  // Set when a stage fails, so the others stop at their next instruction.
+  std::atomic<bool> failed{false};
+  // One entry per stage of the Dockerfile; valid for the stages built.
+  std::vector<std::shared_future<Result<StageResult>>> stage_results;
+
+  BuildShared(const BuildOptions& o, Worker& w, ProgressSink& p, Diagnostics& d, int slots)
+      : options(o), worker(w), progress(p), diags(d), run_slots(slots) {}
+
+  double Elapsed() const {
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  }
+};
+
+// The message of the error a stage returns when another stage's failure
+// stopped it; never reported when a real error exists.
+inline constexpr std::string_view kCanceled = "canceled";
+
+int NextStep(BuildShared& shared);
+void Emit(BuildShared& shared, ProgressEvent e);
+// Builds one stage (stage_builder.cc); waits for the stages it reads from.
+Result<StageResult> BuildStage(BuildShared& shared, int stage);
+// Waits for another stage's result.
+Result<StageResult> WaitStage(BuildShared& shared, int stage);
+// sha256 hex of parent + "\n" + record: the cache key chain.
+std::string ChainKey(const std::string& parent, std::string_view record);
+std::string NowRfc3339();
+
+}  // namespace kiln::solver

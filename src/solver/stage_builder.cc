@@ -1,0 +1,754 @@
+// Instruction semantics: one stage of a Dockerfile, instruction by
+// instruction, as BuildKit's dockerfile2llb gives them meaning.
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <charconv>
+#include <set>
+
+#include "base/fs.h"
+#include "base/strings.h"
+#include "dockerfile/parser.h"
+#include "image/reference.h"
+#include "secrets/mounter.h"
+#include "secrets/source.h"
+#include "solver/builder_internal.h"
+#include "solver/copy.h"
+#include "solver/users.h"
+
+namespace kiln::solver {
+
+namespace df = kiln::dockerfile;
+
+namespace {
+
+std::string JsonArray(const std::vector<std::string>& items) {
+  std::string out = "[";
+  for (size_t i = 0; i < items.size(); ++i) {
+    if (i) out += ",";
+    out += Quote(items[i]);
+  }
+  return out + "]";
+}
+
+void SetEnv(std::vector<std::string>& env, const std::string& key, const std::string& value) {
+  std::string prefix = key + "=";
+  for (auto& e : env) {
+    if (e.starts_with(prefix)) {
+      e = prefix + value;
+      return;
+    }
+  }
+  env.push_back(prefix + value);
+}
+
+bool HasEnv(const std::vector<std::string>& env, const std::string& key) {
+  std::string prefix = key + "=";
+  return std::any_of(env.begin(), env.end(), [&](const std::string& e) { return e.starts_with(prefix); });
+}
+
+Result<uint32_t> ParseOctal(const std::string& text, const SourceLoc& loc, std::string_view what) {
+  uint32_t v = 0;
+  auto [p, ec] = std::from_chars(text.data(), text.data() + text.size(), v, 8);
+  if (text.empty() || ec != std::errc() || p != text.data() + text.size() || v > 07777)
+    return Fail(Error::Syntax(loc, fmt::format("invalid {} {}: want an octal mode such as 755", what, Quote(text))));
+  return v;
+}
+
+class StageBuilder {
+ public:
+  StageBuilder(BuildShared& shared, int stage)
+      : shared_(shared), stage_(stage), df_stage_(shared.dockerfile.stages[stage]) {}
+
+  Result<StageResult> Run();
+
+ private:
+  // Helpers per instruction kind.
+  Result<void> Dispatch(const df::Instruction& ins);
+  Result<void> DoRun(const df::Instruction& ins);
+  Result<void> DoCopy(const df::Instruction& ins, bool is_add);
+  Result<void> DoWorkdir(const df::Instruction& ins);
+  void History(const std::string& created_by, bool empty_layer);
+  std::string StepName(const df::Instruction& ins, int index) const;
+  SourceLoc Loc(const df::Instruction& ins) const { return ins.loc; }
+
+  // A filesystem step: looks `key` up in the cache, else runs `make` on a
+  // writable root over the current layers and commits it.
+  using MakeFn = std::function<Result<void>(Rootfs& rootfs, CommitOptions& commit)>;
+  // Allocates the step number (current_step_) that `make` reports under.
+  Result<void> FilesystemStep(const std::string& record, const df::Instruction& ins, bool cacheable,
+                              const MakeFn& make, bool* empty_layer);
+
+  Result<ImageState> ResolveSource(const std::string& from, const SourceLoc& loc, std::string* key, int step = 0);
+  std::vector<std::string> RunEnv() const;
+  std::string ShellCreatedBy(const std::vector<std::string>& argv, bool shell_form) const;
+
+  BuildShared& shared_;
+  int stage_;
+  const df::Stage& df_stage_;
+  std::string label_;  // "[build 2/5]" prefix
+  int total_ = 0;
+  ImageState image_;
+  std::string key_;
+  std::unique_ptr<df::StageEvaluator> eval_;
+  bool cmd_set_in_stage_ = false;
+  int current_index_ = 1;  // i of "[i/n]" for the instruction being built
+  int current_step_ = 0;   // progress step number of the running filesystem step
+  bool no_cache_ = false;
+};
+
+std::string StageBuilder::StepName(const df::Instruction& ins, int index) const {
+  std::string text = ins.original;
+  // Collapse continuation newlines so a step is one line in the progress view.
+  std::replace(text.begin(), text.end(), '\n', ' ');
+  if (label_.empty()) return fmt::format("[{}/{}] {}", index, total_, text);
+  return fmt::format("[{} {}/{}] {}", label_, index, total_, text);
+}
+
+void StageBuilder::History(const std::string& created_by, bool empty_layer) {
+  image::History h;
+  h.created = shared_.created;
+  h.created_by = created_by;
+  h.comment = "buildkit.dockerfile.v0";
+  h.empty_layer = empty_layer;
+  image_.config.history.push_back(std::move(h));
+}
+
+std::vector<std::string> StageBuilder::RunEnv() const {
+  std::vector<std::string> env = eval_->RunEnv();
+  if (!HasEnv(env, "PATH")) env.insert(env.begin(), std::string("PATH=") + kDefaultPath);
+  return env;
+}
+
+Result<ImageState> StageBuilder::ResolveSource(const std::string& from, const SourceLoc& loc, std::string* key,
+                                                int step) {
+  if (auto idx = df::FindStage(shared_.dockerfile, from)) {
+    if (*idx >= stage_)
+      return Fail(Error::Syntax(loc, fmt::format("stage {} must be defined before it is used", Quote(from))));
+    KILN_TRY_ASSIGN(StageResult r, WaitStage(shared_, *idx));
+    *key = r.cache_key;
+    return r.image;
+  }
+  auto named = shared_.options.named_contexts.find(from);
+  std::string ref_text = from;
+  if (named != shared_.options.named_contexts.end() && named->second.starts_with("docker-image://"))
+    ref_text = named->second.substr(15);
+  auto ref = image::Reference::Parse(ref_text);
+  if (!ref) return Fail(Error(ref.error()).At(loc));
+  if (step == 0) step = NextStep(shared_);
+  auto img = shared_.worker.ResolveImage(ref->String(), shared_.options.pull, shared_.progress, step);
+  if (!img) return Fail(Error(img.error()).At(loc));
+  *key = ChainKey("image", img->source.str());
+  return *img;
+}
+
+Result<StageResult> StageBuilder::Run() {
+  const auto& info = shared_.stage_info[stage_];
+  if (shared_.dockerfile.stages.size() > 1)
+    label_ = df_stage_.name.empty() ? fmt::format("stage-{}", stage_) : df_stage_.name;
+  total_ = static_cast<int>(df_stage_.instructions.size()) + 1;
+  no_cache_ = shared_.options.no_cache ||
+              std::find(shared_.options.no_cache_filter.begin(), shared_.options.no_cache_filter.end(),
+                        df_stage_.name) != shared_.options.no_cache_filter.end();
+
+  // FROM.
+  df::Scope start;
+  if (info.base.kind == df::StageDep::Kind::kStage) {
+    KILN_TRY_ASSIGN(StageResult parent, WaitStage(shared_, info.base.stage));
+    image_ = parent.image;
+    key_ = parent.cache_key;
+    start = parent.scope;
+    int step = NextStep(shared_);
+    Emit(shared_, {ProgressEvent::Kind::kStepCached, step, StepName(df_stage_.from, 1)});
+  } else if (info.base.image == "scratch") {
+    image_ = ImageState{};
+    key_ = ChainKey("", "scratch");
+    start = df::StageEvaluator::StartScope({});
+  } else {
+    int step = NextStep(shared_);
+    std::string name = StepName(df_stage_.from, 1);
+    Emit(shared_, {ProgressEvent::Kind::kStepStarted, step, name});
+    auto base = ResolveSource(info.base.image, df_stage_.from.loc, &key_, step);
+    if (!base) {
+      Emit(shared_, {ProgressEvent::Kind::kStepFailed, step, name, base.error().message()});
+      return Fail(std::move(base).error());
+    }
+    image_ = std::move(*base);
+    Emit(shared_, {ProgressEvent::Kind::kStepDone, step, name});
+    start = df::StageEvaluator::StartScope(image_.config.config.env);
+  }
+  image_.source = Digest();
+  image_.config.architecture = shared_.eval.target_platform.arch;
+  image_.config.os = shared_.eval.target_platform.os;
+  if (!HasEnv(image_.config.config.env, "PATH")) {
+    image_.config.config.env.insert(image_.config.config.env.begin(), std::string("PATH=") + kDefaultPath);
+    start.SetEnv("PATH", kDefaultPath);
+  }
+  eval_ = std::make_unique<df::StageEvaluator>(shared_.global_scope, shared_.eval, start);
+
+  // ONBUILD triggers of the base image run first, then are consumed.
+  std::vector<std::string> triggers = std::move(image_.config.config.on_build);
+  image_.config.config.on_build.clear();
+  if (!triggers.empty()) {
+    std::string text = "FROM scratch\n";
+    for (const auto& t : triggers) text += t + "\n";
+    KILN_TRY_ASSIGN(df::Dockerfile onbuild, df::Parse(text, "ONBUILD"));
+    for (const auto& ins : onbuild.stages[0].instructions) {
+      KILN_TRY_ASSIGN(df::Instruction expanded, eval_->Step(ins));
+      KILN_TRY(Dispatch(expanded));
+    }
+  }
+
+  current_index_ = 1;
+  for (const auto& ins : df_stage_.instructions) {
+    ++current_index_;
+    if (shared_.failed) return Fail(Error(ErrorCode::kInterrupted, std::string(kCanceled)));
+    auto expanded = eval_->Step(ins);
+    if (!expanded) return Fail(std::move(expanded).error());
+    auto r = Dispatch(*expanded);
+    if (!r) {
+      Error e = std::move(r).error();
+      if (!e.loc()) e.At(ins.loc);
+      return Fail(std::move(e));
+    }
+  }
+  return StageResult{std::move(image_), eval_->scope(), key_};
+}
+
+Result<void> StageBuilder::Dispatch(const df::Instruction& ins) {
+  auto& cfg = image_.config.config;
+  auto metadata = [&](std::string created_by) {
+    // Config-only instructions are instant; BuildKit does not show them as
+    // steps either, but history records them.
+    History(created_by, true);
+    return Ok();
+  };
+  switch (ins.kind) {
+    case df::Kind::kFrom:
+      return Fail(Error::Syntax(ins.loc, "FROM is not allowed here"));
+    case df::Kind::kRun:
+      return DoRun(ins);
+    case df::Kind::kCopy:
+      return DoCopy(ins, false);
+    case df::Kind::kAdd:
+      return DoCopy(ins, true);
+    case df::Kind::kWorkdir:
+      return DoWorkdir(ins);
+    case df::Kind::kEnv: {
+      std::string text;
+      for (const auto& kv : ins.As<df::KeyValueArgs>().pairs) {
+        SetEnv(cfg.env, kv.key, kv.value);
+        text += fmt::format(" {}={}", kv.key, kv.value);
+      }
+      return metadata("ENV" + text);
+    }
+    case df::Kind::kLabel: {
+      std::string text;
+      for (const auto& kv : ins.As<df::KeyValueArgs>().pairs) {
+        cfg.labels[kv.key] = kv.value;
+        text += fmt::format(" {}={}", kv.key, kv.value);
+      }
+      return metadata("LABEL" + text);
+    }
+    case df::Kind::kMaintainer:
+      image_.config.author = ins.As<df::MaintainerArgs>().name;
+      return metadata("MAINTAINER " + image_.config.author);
+    case df::Kind::kExpose: {
+      std::string text;
+      for (auto port : ins.As<df::ExposeArgs>().ports) {
+        port = ToLower(port);
+        if (port.find('/') == std::string::npos) port += "/tcp";
+        if (std::find(cfg.exposed_ports.begin(), cfg.exposed_ports.end(), port) == cfg.exposed_ports.end())
+          cfg.exposed_ports.push_back(port);
+        text += " " + port;
+      }
+      std::sort(cfg.exposed_ports.begin(), cfg.exposed_ports.end());
+      return metadata("EXPOSE" + text);
+    }
+    case df::Kind::kEntrypoint:
+    case df::Kind::kCmd: {
+      const df::Command& c = ins.kind == df::Kind::kCmd ? ins.As<df::CmdArgs>().command
+                                                        : ins.As<df::EntrypointArgs>().command;
+      std::vector<std::string> argv;
+      if (c.form == df::Command::Form::kExec) {
+        argv = c.args;
+      } else {
+        argv = cfg.shell.empty() ? std::vector<std::string>{"/bin/sh", "-c"} : cfg.shell;
+        argv.push_back(c.args.empty() ? "" : c.args[0]);
+      }
+      if (ins.kind == df::Kind::kCmd) {
+        cfg.cmd = argv;
+        cmd_set_in_stage_ = true;
+        return metadata("CMD " + JsonArray(argv));
+      }
+      cfg.entrypoint = argv;
+      // An ENTRYPOINT resets a CMD inherited from the base image.
+      if (!cmd_set_in_stage_) cfg.cmd.clear();
+      return metadata("ENTRYPOINT " + JsonArray(argv));
+    }
+    case df::Kind::kVolume: {
+      std::string text;
+      for (const auto& v : ins.As<df::VolumeArgs>().paths) {
+        if (v.empty()) return Fail(Error::Syntax(ins.loc, "VOLUME specified can not be an empty string"));
+        if (std::find(cfg.volumes.begin(), cfg.volumes.end(), v) == cfg.volumes.end()) cfg.volumes.push_back(v);
+        text += " " + v;
+      }
+      std::sort(cfg.volumes.begin(), cfg.volumes.end());
+      return metadata("VOLUME [" + std::string(TrimSpace(text)) + "]");
+    }
+    case df::Kind::kUser:
+      cfg.user = ins.As<df::UserArgs>().user;
+      return metadata("USER " + cfg.user);
+    case df::Kind::kArg: {
+      std::string text;
+      for (const auto& a : ins.As<df::ArgArgs>().args)
+        text += " " + a.name + (a.value ? "=" + *a.value : "");
+      return metadata("ARG" + text);
+    }
+    case df::Kind::kOnbuild:
+      cfg.on_build.push_back(ins.As<df::OnbuildArgs>().expression);
+      return metadata("ONBUILD " + ins.As<df::OnbuildArgs>().expression);
+    case df::Kind::kStopsignal:
+      cfg.stop_signal = ins.As<df::StopsignalArgs>().signal;
+      return metadata("STOPSIGNAL " + cfg.stop_signal);
+    case df::Kind::kHealthcheck: {
+      const auto& h = ins.As<df::HealthcheckArgs>();
+      image::Healthcheck hc;
+      if (h.none) {
+        hc.test = {"NONE"};
+      } else if (h.command.form == df::Command::Form::kExec) {
+        hc.test = h.command.args;
+        hc.test.insert(hc.test.begin(), "CMD");
+      } else {
+        hc.test = {"CMD-SHELL", h.command.args.empty() ? "" : h.command.args[0]};
+      }
+      hc.interval = h.interval.value_or(0);
+      hc.timeout = h.timeout.value_or(0);
+      hc.start_period = h.start_period.value_or(0);
+      hc.start_interval = h.start_interval.value_or(0);
+      hc.retries = h.retries.value_or(0);
+      cfg.healthcheck = hc;
+      return metadata("HEALTHCHECK " + JsonArray(hc.test));
+    }
+    case df::Kind::kShell:
+      cfg.shell = ins.As<df::ShellArgs>().shell;
+      return metadata("SHELL " + JsonArray(cfg.shell));
+  }
+  return Ok();
+}
+
+Result<void> StageBuilder::FilesystemStep(const std::string& record, const df::Instruction& ins, bool cacheable,
+                                          const MakeFn& make, bool* empty_layer) {
+  int step = current_step_ = NextStep(shared_);
+  std::string name = StepName(ins, current_index_);
+  std::string key = ChainKey(key_, record);
+  Worker& worker = shared_.worker;
+  Digest parent_chain = image_.layers.empty() ? Digest() : image_.layers.back().chain_id;
+  KILN_TRY_ASSIGN(auto lock, worker.LockKey(key));
+  if (cacheable && !no_cache_) {
+    KILN_TRY_ASSIGN(std::optional<Commit> hit, worker.CacheGet(key));
+    if (hit) {
+      Emit(shared_, {ProgressEvent::Kind::kStepCached, step, name});
+      if (hit->layer) image_.layers.push_back(*hit->layer);
+      *empty_layer = !hit->layer.has_value();
+      key_ = key;
+      return Ok();
+    }
+  }
+  Emit(shared_, {ProgressEvent::Kind::kStepStarted, step, name});
+  auto started = std::chrono::steady_clock::now();
+  auto fail = [&](Error e) -> Result<void> {
+    std::string line = e.message().substr(0, e.message().find('\n'));
+    Emit(shared_, {ProgressEvent::Kind::kStepFailed, step, name, shared_.masker->MaskString(line)});
+    return Fail(std::move(e));
+  };
+  auto rootfs = worker.Mount(image_.layers);
+  if (!rootfs) return fail(std::move(rootfs).error());
+  CommitOptions commit_options;
+  if (auto r = make(**rootfs, commit_options); !r) return fail(std::move(r).error());
+  auto commit = worker.CommitRootfs(std::move(*rootfs), parent_chain, commit_options);
+  if (!commit) return fail(std::move(commit).error());
+  if (cacheable) KILN_TRY(worker.CachePut(key, *commit));
+  if (commit->layer) image_.layers.push_back(*commit->layer);
+  *empty_layer = !commit->layer.has_value();
+  key_ = key;
+  double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  Emit(shared_, {ProgressEvent::Kind::kStepDone, step, name, "", 1, seconds});
+  return Ok();
+}
+
+std::string StageBuilder::ShellCreatedBy(const std::vector<std::string>& argv, bool shell_form) const {
+  // BuildKit records the build args a RUN sees as "|N K=V ..." before the
+  // command; kiln audit looks for secret-looking ones there.
+  std::string prefix;
+  const auto& args = eval_->scope().args;
+  std::vector<std::string> shown;
+  for (const auto& kv : args) {
+    bool proxy = std::find(df::ProxyArgNames().begin(), df::ProxyArgNames().end(), kv.key) != df::ProxyArgNames().end();
+    bool shadowed = false;
+    for (const auto& e : eval_->scope().env) shadowed |= e.key == kv.key;
+    if (!proxy && !shadowed) shown.push_back(kv.key + "=" + kv.value);
+  }
+  if (!shown.empty()) prefix = fmt::format("|{} {} ", shown.size(), Join(shown, " "));
+  (void)shell_form;
+  return "RUN " + prefix + Join(argv, " ") + " # buildkit";
+}
+
+Result<void> StageBuilder::DoRun(const df::Instruction& ins) {
+  const auto& run = ins.As<df::RunArgs>();
+  const auto& cfg = image_.config.config;
+  std::vector<std::string> shell = cfg.shell.empty() ? std::vector<std::string>{"/bin/sh", "-c"} : cfg.shell;
+  std::vector<std::string> argv;
+  const df::Command& c = run.command;
+  if (c.form == df::Command::Form::kExec) {
+    argv = c.args;
+  } else {
+    std::string script = c.args.empty() ? "" : c.args[0];
+    if (c.heredocs.size() == 1 && TrimSpace(script) == "<<" + c.heredocs[0].name) {
+      // `RUN <<EOF` alone: the heredoc is the script.
+      script = c.heredocs[0].content;
+    } else {
+      for (const auto& h : c.heredocs) script += "\n" + h.content + h.name;
+    }
+    argv = shell;
+    argv.push_back(script);
+  }
+  if (argv.empty()) return Fail(Error::Syntax(ins.loc, "RUN needs a command"));
+
+  RunRequest req;
+  req.argv = argv;
+  req.env = RunEnv();
+  req.cwd = cfg.working_dir.empty() ? "/" : cfg.working_dir;
+  req.user = cfg.user;
+  req.network = shared_.options.network;
+  if (run.network == df::Network::kNone) req.network = RunRequest::Network::kNone;
+  if (run.network == df::Network::kHost) req.network = RunRequest::Network::kHost;
+  req.insecure = run.security == df::Security::kInsecure;
+  req.extra_hosts = shared_.options.add_hosts;
+  req.shm_size = shared_.options.shm_size;
+  req.ulimits = shared_.options.ulimits;
+
+  // The cache key: everything that can change what the step writes, and
+  // never a secret's value (only its id, target, env name, mode and owner).
+  std::string record = fmt::format("RUN\nargv={}\nenv={}\ncwd={}\nuser={}\nnet={}\nsec={}\n", JsonArray(argv),
+                                   JsonArray(req.env), req.cwd, req.user, static_cast<int>(req.network),
+                                   static_cast<int>(run.security));
+  std::vector<secrets::SecretMountRequest> secret_requests;
+  bool uses_secrets = false;
+  std::vector<std::pair<ImageState, const df::Mount*>> stage_binds;
+  for (const auto& m : run.mounts) {
+    record += fmt::format("mount type={} target={} source={} from={} id={} ro={} sharing={} mode={} uid={} gid={} "
+                          "size={} required={} env={}\n",
+                          df::MountTypeName(m.type), m.target, m.source, m.from, m.id, m.readonly,
+                          df::SharingName(m.sharing), m.mode.value_or(0), m.uid.value_or(0), m.gid.value_or(0),
+                          m.size.value_or(0), m.required, m.env);
+    switch (m.type) {
+      case df::MountType::kSecret: {
+        secrets::SecretMountRequest r;
+        r.id = m.id;
+        r.target = m.target;
+        r.env = m.env;
+        r.required = m.required ? secrets::Requirement::kRequired : secrets::Requirement::kOptional;
+        r.mode = static_cast<int>(m.mode.value_or(0400));
+        r.uid = static_cast<int>(m.uid.value_or(0));
+        r.gid = static_cast<int>(m.gid.value_or(0));
+        secret_requests.push_back(r);
+        uses_secrets = true;
+        break;
+      }
+      case df::MountType::kBind: {
+        if (m.from.empty()) {
+          // From the context: the key covers the content it exposes.
+          KILN_TRY_ASSIGN(Digest d, HashPath(shared_.context_fd.get(), m.source.empty() ? "." : m.source,
+                                             [this](const std::string& p) { return shared_.ignore.Matches(p); }));
+          record += "content=" + d.str() + "\n";
+        } else {
+          std::string source_key;
+          KILN_TRY_ASSIGN(ImageState src, ResolveSource(m.from, m.loc, &source_key));
+          record += "from-key=" + source_key + "\n";
+          stage_binds.emplace_back(std::move(src), &m);
+        }
+        break;
+      }
+      case df::MountType::kSsh:
+        return Fail(Error::Unsupported("RUN --mount=type=ssh is not supported yet").At(m.loc));
+      default:
+        break;
+    }
+  }
+
+  bool empty = false;
+  auto make = [&](Rootfs& rootfs, CommitOptions& commit) -> Result<void> {
+    std::optional<secrets::StepSecrets> step_secrets;
+    std::vector<std::unique_ptr<Rootfs>> source_roots;
+    std::vector<std::string> mount_targets;
+    for (const auto& m : run.mounts) {
+      std::string target = m.target.starts_with('/') ? m.target : JoinPath(req.cwd, m.target);
+      switch (m.type) {
+        case df::MountType::kCache: {
+          KILN_TRY_ASSIGN(std::string dir, shared_.worker.CacheMountDir(m.id.empty() ? target : m.id));
+          req.binds.push_back({dir, target, false});
+          break;
+        }
+        case df::MountType::kTmpfs:
+          req.tmpfs.push_back({target, m.size.value_or(0)});
+          break;
+        case df::MountType::kBind:
+          if (m.from.empty()) {
+            KILN_TRY_ASSIGN(Fd src, OpenInRoot(shared_.context_fd.get(), m.source.empty() ? "." : m.source, O_PATH));
+            char buf[4096];
+            ssize_t n = ::readlink(fmt::format("/proc/self/fd/{}", src.get()).c_str(), buf, sizeof buf);
+            if (n < 0) return Fail(Error::Io(m.source, errno, "resolve"));
+            req.binds.push_back({std::string(buf, n), target, m.readonly});
+          }
+          break;
+        default:
+          break;
+      }
+    }
+    for (auto& [state, m] : stage_binds) {
+      KILN_TRY_ASSIGN(auto src_root, shared_.worker.Mount(state.layers));
+      std::string target = m->target.starts_with('/') ? m->target : JoinPath(req.cwd, m->target);
+      req.binds.push_back({JoinPath(src_root->path(), m->source.empty() ? "/" : m->source), target, true});
+      source_roots.push_back(std::move(src_root));
+    }
+    if (!secret_requests.empty()) {
+      if (!shared_.options.secrets) {
+        for (const auto& r : secret_requests)
+          if (r.required == secrets::Requirement::kRequired)
+            return Fail(Error::NotFound(fmt::format("secret {} is required but was not provided", Quote(r.id)))
+                            .WithHint(fmt::format("pass it with --secret id={},src=FILE or --secret id={},env=VAR",
+                                                  r.id, r.id)));
+      } else {
+        secrets::SecretMounter mounter(shared_.worker.scratch_dir());
+        KILN_TRY_ASSIGN(auto s, mounter.Prepare(secret_requests, *shared_.options.secrets));
+        step_secrets.emplace(std::move(s));
+        for (const auto& b : step_secrets->mounts()) req.binds.push_back({b.source, b.target, true});
+        for (const auto& e : step_secrets->env()) req.env.push_back(e.name + "=" + std::string(e.value.view()));
+      }
+    }
+    // Output goes through the masker before anything shows it.
+    auto out_mask = shared_.masker->NewStream();
+    auto err_mask = shared_.masker->NewStream();
+    std::vector<std::string> tail;
+    std::string partial;
+    auto record_tail = [&](const std::string& text) {
+      partial += text;
+      size_t nl;
+      while ((nl = partial.find('\n')) != std::string::npos) {
+        tail.push_back(partial.substr(0, nl));
+        partial.erase(0, nl + 1);
+        if (tail.size() > 10) tail.erase(tail.begin());
+      }
+    };
+    std::mutex out_mu;
+    req.on_output = [&](std::string_view chunk, int stream) {
+      std::lock_guard<std::mutex> lock(out_mu);
+      std::string shown = (stream == 2 ? err_mask : out_mask)->Write(chunk);
+      if (shown.empty()) return;
+      record_tail(shown);
+      Emit(shared_, {ProgressEvent::Kind::kStepOutput, current_step_, "", shown, stream});
+    };
+    shared_.run_slots.Acquire();
+    auto status = shared_.worker.Run(rootfs, req);
+    shared_.run_slots.Release();
+    for (auto* m : {&out_mask, &err_mask}) {
+      std::string rest = (*m)->Flush();
+      if (!rest.empty()) {
+        record_tail(rest);
+        Emit(shared_, {ProgressEvent::Kind::kStepOutput, current_step_, "", rest, m == &out_mask ? 1 : 2});
+      }
+    }
+    // Wipe secret values from the env copy before anything else can fail.
+    for (auto& e : req.env) std::fill(e.begin(), e.end(), '\0');
+    req.env.clear();
+    if (step_secrets) KILN_TRY(step_secrets->Cleanup());
+    if (!status) return Fail(std::move(status).error());
+    if (*status != 0) {
+      if (!partial.empty()) tail.push_back(partial);
+      std::string shown_cmd = c.form == df::Command::Form::kExec ? JsonArray(argv) : Join(argv, " ");
+      Error e(ErrorCode::kStepFailed,
+              fmt::format("process {} did not complete successfully: exit code: {}",
+                          Quote(shared_.masker->MaskString(shown_cmd)), *status));
+      e.At(ins.loc);
+      if (!tail.empty()) e.WithHint("last output lines:\n  " + Join(tail, "\n  "));
+      return Fail(std::move(e));
+    }
+    if (uses_secrets && shared_.options.secret_leaks != SecretLeakMode::kOff &&
+        shared_.leak_scanner->pattern_count() > 0) {
+      auto scanner = shared_.leak_scanner;
+      auto mode = shared_.options.secret_leaks;
+      SourceLoc loc = ins.loc;
+      Diagnostics* diags = &shared_.diags;
+      commit.inspect = [scanner, mode, loc, diags](const std::string& upper) -> Result<void> {
+        KILN_TRY_ASSIGN(auto findings, scanner->ScanDirectory(upper));
+        if (findings.empty()) return Ok();
+        std::vector<std::string> lines;
+        for (const auto& f : findings) lines.push_back(secrets::DescribeFinding(f));
+        std::string msg = "secret leaked into the layer: " + Join(lines, "; ");
+        if (mode == SecretLeakMode::kWarn) {
+          diags->Warn(Warning{"SecretLeak", msg, loc});
+          return Ok();
+        }
+        return Fail(Error::Invalid(msg).At(loc).WithHint(
+            "write secrets only to paths that are not kept, or pass --secret-leaks=warn if this is intended"));
+      };
+    }
+    return Ok();
+  };
+  KILN_TRY(FilesystemStep(record, ins, true, make, &empty));
+  History(ShellCreatedBy(argv, c.form == df::Command::Form::kShell), empty);
+  return Ok();
+}
+
+Result<void> StageBuilder::DoWorkdir(const df::Instruction& ins) {
+  std::string path = ins.As<df::WorkdirArgs>().path;
+  auto& cfg = image_.config.config;
+  if (!path.starts_with('/')) path = JoinPath(cfg.working_dir.empty() ? "/" : cfg.working_dir, path);
+  path = CleanPath(path);
+  cfg.working_dir = path;
+  std::string user = cfg.user;
+  std::string record = fmt::format("WORKDIR\npath={}\nuser={}\n", path, user);
+  bool empty = false;
+  auto make = [&](Rootfs& rootfs, CommitOptions&) -> Result<void> {
+    UserIds ids;
+    if (!user.empty()) {
+    KILN_TRY_ASSIGN(ids, ResolveUser(rootfs.fd(), user));
+  }
+    return MkdirAllInRoot(rootfs.fd(), path, ids.uid, ids.gid);
+  };
+  KILN_TRY(FilesystemStep(record, ins, true, make, &empty));
+  History("WORKDIR " + path, empty);
+  return Ok();
+}
+
+Result<void> StageBuilder::DoCopy(const df::Instruction& ins, bool is_add) {
+  const auto& args = ins.As<df::CopyArgs>();
+  auto& cfg = image_.config.config;
+  std::string dest = args.dest;
+  std::string workdir = cfg.working_dir.empty() ? "/" : cfg.working_dir;
+  bool dest_dir = dest.ends_with('/') || args.sources.size() > 1;
+  if (!dest.starts_with('/')) dest = JoinPath(workdir, dest);
+  if (dest_dir && !dest.ends_with('/')) dest += '/';
+
+  // Where the sources come from: the context, another stage or an image.
+  std::unique_ptr<Rootfs> source_root;
+  int source_fd = shared_.context_fd.get();
+  std::string source_key = "context";
+  ImageState source_image;
+  bool from_image = false;
+  if (!args.from.empty()) {
+    auto named = shared_.options.named_contexts.find(args.from);
+    if (named != shared_.options.named_contexts.end() && !named->second.starts_with("docker-image://")) {
+      return Fail(Error::Unsupported("--build-context with a local directory is not supported yet").At(ins.loc));
+    }
+    KILN_TRY_ASSIGN(source_image, ResolveSource(args.from, ins.loc, &source_key));
+    from_image = true;
+  }
+  if (!from_image && source_fd < 0) return Fail(Error::Invalid("COPY needs a build context").At(ins.loc));
+
+  std::vector<std::string> excludes = args.excludes;
+  KILN_TRY_ASSIGN(df::Matcher exclude_matcher, df::Matcher::Parse(Join(excludes, "\n"), "--exclude"));
+  const df::Matcher* ignore = from_image ? nullptr : &shared_.ignore;
+  ExcludeFn excluded = [ignore, &exclude_matcher](const std::string& p) {
+    return (ignore && ignore->Matches(p)) || exclude_matcher.Matches(p);
+  };
+
+  if (from_image) {
+    KILN_TRY_ASSIGN(source_root, shared_.worker.Mount(source_image.layers));
+    source_fd = source_root->fd();
+  }
+
+  // Expand wildcards and hash what will be copied: the key covers content,
+  // not mtimes.
+  std::string record = fmt::format("{}\ndest={}\nchown={}\nchmod={}\nparents={}\nfrom={}\nexclude={}\n",
+                                   is_add ? "ADD" : "COPY", dest, args.chown, args.chmod, args.parents, source_key,
+                                   JsonArray(excludes));
+  std::vector<std::string> sources;
+  std::vector<const df::Heredoc*> heredocs;
+  for (const auto& src : args.sources) {
+    const df::Heredoc* heredoc = nullptr;
+    for (const auto& h : args.heredocs)
+      if (src == "<<" + h.name || src == "<<-" + h.name) heredoc = &h;
+    if (heredoc) {
+      heredocs.push_back(heredoc);
+      record += fmt::format("heredoc {} {}\n", heredoc->name, Digest::Of(heredoc->content).str());
+      continue;
+    }
+    if (is_add && (src.starts_with("http://") || src.starts_with("https://") || src.starts_with("git@")))
+      return Fail(Error::Unsupported(fmt::format("ADD from a URL ({}) is not supported yet", src)).At(ins.loc));
+    auto matches = ExpandSources(source_fd, src, excluded);
+    if (!matches) {
+      Error e = std::move(matches).error();
+      return Fail(Error(e.code(), fmt::format("failed to compute cache key: {}", e.message()))
+                      .At(ins.loc)
+                      .WithHint(from_image ? "check the path in the source stage or image"
+                                           : "the path must exist in the build context and not be excluded by "
+                                             ".dockerignore"));
+    }
+    for (auto& m : *matches) {
+      KILN_TRY_ASSIGN(Digest d, HashPath(source_fd, m, excluded));
+      record += fmt::format("src {} {}\n", m, d.str());
+      sources.push_back(std::move(m));
+    }
+  }
+  if (sources.size() + heredocs.size() > 1 && !dest.ends_with('/'))
+    return Fail(Error::Syntax(ins.loc, "When using COPY with more than one source file, the destination must be a "
+                                       "directory and end with a /"));
+
+  std::optional<uint32_t> chmod;
+  if (!args.chmod.empty()) {
+    KILN_TRY_ASSIGN(chmod, ParseOctal(args.chmod, ins.loc, "--chmod"));
+  }
+  bool empty = false;
+  auto make = [&](Rootfs& rootfs, CommitOptions&) -> Result<void> {
+    CopyOptions opt;
+    opt.excluded = excluded;
+    opt.chmod = chmod;
+    opt.owners = from_image ? CopyOptions::Owners::kSourceOwners : CopyOptions::Owners::kRoot;
+    if (!args.chown.empty()) {
+      KILN_TRY_ASSIGN(UserIds ids, ResolveUser(rootfs.fd(), args.chown));
+      opt.uid = ids.uid;
+      opt.gid = ids.gid;
+    }
+    for (const auto& src : sources) {
+      std::string target = dest;
+      if (args.parents) target = JoinPath(dest, Dirname("/" + src)) + "/";
+      KILN_TRY(CopyPath(source_fd, src, rootfs.fd(), target,
+                        target.ends_with('/') ? DestKind::kDirectory : DestKind::kAuto, opt));
+    }
+    for (const auto* h : heredocs) {
+      std::string target = dest.ends_with('/') ? dest + h->name : dest;
+      KILN_TRY(MkdirAllInRoot(rootfs.fd(), Dirname(target), 0, 0));
+      KILN_TRY_ASSIGN(Fd dir, OpenInRoot(rootfs.fd(), Dirname(target), O_RDONLY | O_DIRECTORY));
+      std::string base = Basename(target);
+      ::unlinkat(dir.get(), base.c_str(), 0);
+      int fd = ::openat(dir.get(), base.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+      if (fd < 0) return Fail(Error::Io(target, errno, "create"));
+      Fd owned(fd);
+      KILN_TRY(WriteAll(fd, h->content, target));
+      ::fchmod(fd, chmod.value_or(0644));
+      ::fchown(fd, opt.uid.value_or(0), opt.gid.value_or(0));
+    }
+    return Ok();
+  };
+  KILN_TRY(FilesystemStep(record, ins, true, make, &empty));
+  std::vector<std::string> shown = args.sources;
+  shown.push_back(args.dest);
+  History(fmt::format("{} {} # buildkit", is_add ? "ADD" : "COPY", Join(shown, " ")), empty);
+  return Ok();
+}
+
+}  // namespace
+
+Result<StageResult> BuildStage(BuildShared& shared, int stage) {
+  StageBuilder builder(shared, stage);
+  auto r = builder.Run();
+  if (!r) shared.failed = true;
+  return r;
+}
+
+}  // namespace kiln::solver

@@ -1,0 +1,145 @@
+#pragma once
+
+// The Worker is everything the solver does to the outside world: resolving
+// base images, mounting writable root filesystems, running processes in
+// them, committing their changes as layers, and the build cache. The solver
+// (builder.h) owns the Dockerfile semantics and the cache keys; a Worker
+// owns the bytes. cli/ wires the real LocalWorker (local_worker.h); tests
+// can use a fake.
+
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "base/digest.h"
+#include "base/error.h"
+#include "image/oci.h"
+#include "solver/progress.h"
+
+namespace kiln::solver {
+
+// One layer of an image known to the store.
+struct LayerRef {
+  Digest diff_id;
+  Digest chain_id;
+  // The layer's blob as stored (compressed). Empty for layers whose blob has
+  // not been written yet.
+  Digest blob;
+  std::string media_type;
+  int64_t blob_size = 0;
+  // The unpacked layer directory (an overlay lowerdir).
+  std::string snapshot;
+};
+
+// An image while it is being built: its config and its layers, bottom first.
+struct ImageState {
+  image::ImageConfig config;
+  std::vector<LayerRef> layers;
+  // The manifest digest the base came from, for cache keys; empty for
+  // scratch and for stage results.
+  Digest source;
+};
+
+enum class PullPolicy { kIfMissing, kAlways };
+
+// A writable root filesystem (an overlay of `layers` plus a fresh upper
+// dir) mounted for one step. Destroying it unmounts and discards it.
+class Rootfs {
+ public:
+  virtual ~Rootfs() = default;
+  // A directory fd of the merged root, for in-root file operations.
+  virtual int fd() const = 0;
+  virtual const std::string& path() const = 0;
+};
+
+struct BindMount {
+  std::string source;  // host path
+  std::string target;  // in the container
+  bool readonly = true;
+};
+
+struct TmpfsMount {
+  std::string target;
+  int64_t size = 0;  // 0: default
+};
+
+struct RunRequest {
+  std::vector<std::string> argv;
+  std::vector<std::string> env;
+  std::string cwd = "/";
+  std::string user;
+  enum class Network { kDefault, kNone, kHost } network = Network::kDefault;
+  bool insecure = false;
+  std::vector<std::string> extra_hosts;
+  uint64_t shm_size = 0;
+  std::vector<std::string> ulimits;
+  std::vector<BindMount> binds;
+  std::vector<TmpfsMount> tmpfs;
+  // Live output chunks; already masked by the caller's wrapper.
+  std::function<void(std::string_view chunk, int stream)> on_output;
+};
+
+// What a committed step produced: a layer, or nothing when the step changed
+// no file.
+struct Commit {
+  std::optional<LayerRef> layer;
+  int64_t size = 0;  // uncompressed bytes, for history
+};
+
+struct CommitOptions {
+  // Paths to leave out of the layer (mount-point residue is the worker's
+  // own business and always left out).
+  std::vector<std::string> exclude;
+  // Called with the upper dir before the layer is written; returning an
+  // error aborts the commit (the secret leak guard).
+  std::function<Result<void>(const std::string& upper_dir)> inspect;
+};
+
+// Thread-safe: the solver calls it from one thread per stage.
+class Worker {
+ public:
+  virtual ~Worker() = default;
+
+  // Finds `ref` (a normalized reference) in the store, pulling it when
+  // missing or when `policy` is kAlways. Snapshots of every layer exist
+  // when this returns. kNotFound names the reference.
+  virtual Result<ImageState> ResolveImage(const std::string& ref, PullPolicy policy, ProgressSink& progress,
+                                          int step) = 0;
+
+  // Mounts a writable root over `layers`.
+  virtual Result<std::unique_ptr<Rootfs>> Mount(const std::vector<LayerRef>& layers) = 0;
+
+  // Runs a process in `rootfs`. Returns its exit status (128+N for signal
+  // N); kInterrupted when the build is interrupted.
+  virtual Result<int> Run(Rootfs& rootfs, const RunRequest& request) = 0;
+
+  // Turns the changes made in `rootfs` into a layer on top of `parent`
+  // (the chain id of the layer below, empty for none) and unmounts it.
+  virtual Result<Commit> CommitRootfs(std::unique_ptr<Rootfs> rootfs, const Digest& parent_chain,
+                                      const CommitOptions& options) = 0;
+
+  // The build cache: `key` (a hex digest) to a stored step result. Get
+  // returns nullopt on a miss or when the result's snapshot is gone.
+  virtual Result<std::optional<Commit>> CacheGet(const std::string& key) = 0;
+  virtual Result<void> CachePut(const std::string& key, const Commit& commit) = 0;
+
+  // A host directory that persists across builds for `RUN
+  // --mount=type=cache,id=ID`.
+  virtual Result<std::string> CacheMountDir(const std::string& id) = 0;
+
+  // Serialises work on one cache key across threads and processes, so two
+  // builds reaching the same step run it once. Released on destruction.
+  class KeyLock {
+   public:
+    virtual ~KeyLock() = default;
+  };
+  virtual Result<std::unique_ptr<KeyLock>> LockKey(const std::string& key) = 0;
+
+  // A scratch directory for the life of the build (secrets' tmpfs, bind
+  // mount sources).
+  virtual const std::string& scratch_dir() const = 0;
+};
+
+}  // namespace kiln::solver

@@ -1,0 +1,60 @@
+#pragma once
+
+// The local worker: solver::Worker over the content store (snapshots as
+// overlay lowerdirs, layers as blobs), runc through exec::Executor, and a
+// registry client for images the store lacks.
+
+#include <memory>
+#include <string>
+
+#include "exec/executor.h"
+#include "registry/client.h"
+#include "solver/worker.h"
+#include "worker/image_store.h"
+
+namespace kiln::worker {
+
+struct LocalWorkerOptions {
+  // Where per-build scratch directories go (secret tmpfs mounts, overlay
+  // mount points). Should be on a tmpfs such as /run.
+  std::string scratch_root = "/run/kiln";
+  // Compression of new layer blobs.
+  std::string compression = "gzip";
+};
+
+// Thread-safe. `images`, `executor` and `registry` (which may be null: no
+// pulls) must outlive the worker.
+class LocalWorker : public solver::Worker {
+ public:
+  static Result<std::unique_ptr<LocalWorker>> Create(ImageStore& images, exec::Executor& executor,
+                                                     registry::Client* registry, LocalWorkerOptions options);
+  ~LocalWorker() override;
+
+  Result<solver::ImageState> ResolveImage(const std::string& ref, solver::PullPolicy policy,
+                                          solver::ProgressSink& progress, int step) override;
+  Result<std::unique_ptr<solver::Rootfs>> Mount(const std::vector<solver::LayerRef>& layers) override;
+  Result<int> Run(solver::Rootfs& rootfs, const solver::RunRequest& request) override;
+  Result<solver::Commit> CommitRootfs(std::unique_ptr<solver::Rootfs> rootfs, const Digest& parent_chain,
+                                      const solver::CommitOptions& options) override;
+  Result<std::optional<solver::Commit>> CacheGet(const std::string& key) override;
+  Result<void> CachePut(const std::string& key, const solver::Commit& commit) override;
+  Result<std::string> CacheMountDir(const std::string& id) override;
+  Result<std::unique_ptr<KeyLock>> LockKey(const std::string& key) override;
+  const std::string& scratch_dir() const override { return scratch_dir_; }
+
+ private:
+  LocalWorker(ImageStore& images, exec::Executor& executor, registry::Client* registry, LocalWorkerOptions options)
+      : images_(images), executor_(executor), registry_(registry), options_(std::move(options)) {}
+
+  ImageStore& images_;
+  exec::Executor& executor_;
+  registry::Client* registry_;
+  LocalWorkerOptions options_;
+  std::string scratch_dir_;
+  std::string empty_dir_;  // the lowerdir of a scratch-based rootfs
+};
+
+// Pulls `ref` into the store and records it as an image tagged `ref`.
+Result<StoredImage> PullImage(ImageStore& images, registry::Client& client, const image::Reference& ref);
+
+}  // namespace kiln::worker
