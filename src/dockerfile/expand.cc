@@ -217,6 +217,25 @@ Result<Scope> GlobalScope(const Dockerfile& df, const EvalOptions& opts) {
   return scope;
 }
 
+std::vector<std::string> UnusedBuildArgs(const Dockerfile& df, const EvalOptions& opts) {
+  std::vector<std::string> declared;
+  auto add = [&](const Instruction& in) {
+    if (in.kind != Kind::kArg) return;
+    for (const ArgDecl& d : in.As<ArgArgs>().args) declared.push_back(d.name);
+  };
+  for (const Instruction& in : df.meta_args) add(in);
+  for (const Stage& st : df.stages)
+    for (const Instruction& in : st.instructions) add(in);
+  std::vector<std::string> unused;
+  const auto& proxies = ProxyArgNames();
+  for (const auto& [name, value] : opts.build_args) {
+    if (std::find(declared.begin(), declared.end(), name) != declared.end()) continue;
+    if (std::find(proxies.begin(), proxies.end(), name) != proxies.end()) continue;
+    unused.push_back(name);
+  }
+  return unused;  // std::map iteration order is sorted
+}
+
 StageEvaluator::StageEvaluator(const Scope& global, const EvalOptions& opts, Scope start)
     : global_(global), opts_(opts), scope_(std::move(start)) {}
 

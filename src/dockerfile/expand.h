@@ -87,6 +87,11 @@ struct ExpandOptions {
 // FROM, plus the platform ARGs. Used to expand FROM lines.
 [[nodiscard]] Result<Scope> GlobalScope(const Dockerfile& df, const EvalOptions& opts);
 
+// The `--build-arg` names that no ARG in the Dockerfile declares (proxy
+// args excepted), sorted: for BuildKit's "build-args were not consumed"
+// warning. Pure.
+std::vector<std::string> UnusedBuildArgs(const Dockerfile& df, const EvalOptions& opts);
+
 // Walks one stage. Construct with the scope the stage starts from:
 // StartScope() for an image base, or the final scope() of the parent stage
 // for `FROM <stage>` (ARGs and ENV are inherited). Then call Step() for each

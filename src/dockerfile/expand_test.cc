@@ -325,6 +325,14 @@ TEST(DockerfileExpandTest, UnsetNamesAreReported) {
   EXPECT_EQ(unset, (std::vector<std::string>{"B"}));
 }
 
+TEST(DockerfileExpandTest, UnusedBuildArgs) {
+  auto df = Parse("ARG A\nFROM x\nARG B=1 C\n");
+  ASSERT_TRUE(df);
+  EvalOptions opts;
+  opts.build_args = {{"A", "1"}, {"C", "2"}, {"Z", "3"}, {"HTTP_PROXY", "p"}, {"D", "4"}};
+  EXPECT_EQ(UnusedBuildArgs(*df, opts), (std::vector<std::string>{"D", "Z"}));
+}
+
 TEST(DockerfileExpandTest, StartScopeFromImageEnv) {
   Scope s = StageEvaluator::StartScope({"PATH=/usr/bin:/bin", "EMPTY=", "EQ=a=b"});
   EXPECT_EQ(s.env, (std::vector<KeyValue>{{"PATH", "/usr/bin:/bin"}, {"EMPTY", ""}, {"EQ", "a=b"}}));
