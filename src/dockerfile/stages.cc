@@ -50,7 +50,14 @@ Result<std::vector<StageInfo>> ResolveStages(const Dockerfile& df, const EvalOpt
   for (const Stage& st : df.stages) {
     StageInfo info;
     KILN_TRY_ASSIGN(Instruction from, Expand(st.from, global));
+    // FROM names only earlier stages, so `FROM alpine AS alpine` is the
+    // image and a forward name is an image reference (docker's rule).
     info.base = Resolve(df, from.As<FromArgs>().image, st.from.loc);
+    if (info.base.kind == StageDep::Kind::kStage && info.base.stage >= st.index) {
+      info.base.kind = StageDep::Kind::kImage;
+      info.base.image = from.As<FromArgs>().image;
+      info.base.stage = -1;
+    }
     StageEvaluator ev(global, opts, Scope{});
     for (const Instruction& ins : st.instructions) {
       if (ins.kind == Kind::kArg || ins.kind == Kind::kEnv) {
