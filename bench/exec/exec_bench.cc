@@ -1,6 +1,9 @@
 // Runs `RUN true` through the runc executor RUNS times on LOWERDIR, each
 // with a fresh upper dir, for bench/exec/run.sh. Prints the mean wall time.
 //   exec_bench LOWERDIR WORKDIR [RUNS]
+// With --spec ROOTFS ETCDIR it instead prints the config.json kiln would
+// generate for `true` (same generator and mounts as a step), so run.sh can
+// time runc alone on exactly kiln's configuration.
 
 #include <chrono>
 #include <cstdio>
@@ -9,9 +12,21 @@
 
 #include "base/fs.h"
 #include "exec/executor.h"
+#include "exec/runtime_spec.h"
 
 int main(int argc, char** argv) {
   using namespace kiln;
+  if (argc == 4 && std::string(argv[1]) == "--spec") {
+    exec::SpecInput in;
+    in.rootfs = argv[2];
+    in.args = {"/bin/true"};
+    in.env = {"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "HOME=/root"};
+    in.mounts = exec::StandardMounts(64 << 20);
+    for (const char* f : {"hosts", "resolv.conf", "hostname"})
+      in.mounts.push_back({std::string("/etc/") + f, "bind", JoinPath(argv[3], f), {"rbind", "ro"}});
+    std::printf("%s\n", exec::BuildRuntimeSpec(in).dump().c_str());
+    return 0;
+  }
   if (argc < 3) {
     std::fprintf(stderr, "usage: exec_bench LOWERDIR WORKDIR [RUNS]\n");
     return 2;

@@ -8,7 +8,7 @@ build=${1:-/work/build-exec}
 bench=$build/src/exec/exec_bench
 [ -x "$bench" ] || cmake --build "$build" -j2 --target exec_bench >/dev/null
 tmp=$(mktemp -d /tmp/kiln-bench-XXXXXX)
-trap 'runc --root "$tmp/bare-state" delete -f bare >/dev/null 2>&1 || true; rm -rf "$tmp"' EXIT
+trap 'for c in bare kspec; do runc --root "$tmp/bare-state" delete -f $c >/dev/null 2>&1; done; rm -rf "$tmp"' EXIT
 
 # The rootfs: static busybox with /bin/true.
 mkdir -p "$tmp/lower/bin" "$tmp/lower/etc" "$tmp/kiln"
@@ -32,8 +32,17 @@ PY
 bare="runc --root $tmp/bare-state run --bundle $tmp/bare bare"
 kiln="$bench $tmp/lower $tmp/kiln 1"
 
+# runc alone on kiln's own configuration (same mounts, rw root), to separate
+# kiln's overhead from the cost of a richer spec.
+mkdir -p "$tmp/kspec/etc" "$tmp/kroot"
+cp -a "$tmp/lower/." "$tmp/kroot/"
+touch "$tmp/kspec/etc/hosts" "$tmp/kspec/etc/resolv.conf" "$tmp/kspec/etc/hostname"
+"$bench" --spec "$tmp/kroot" "$tmp/kspec/etc" >"$tmp/kspec/config.json"
+kspec="runc --root $tmp/bare-state run --bundle $tmp/kspec kspec"
+
 if command -v hyperfine >/dev/null; then
-  hyperfine -N --warmup 5 --runs 100 -n "bare runc run true" "$bare" -n "kiln RUN true" "$kiln"
+  hyperfine -N --warmup 5 --runs 100 -n "bare runc run true" "$bare" \
+    -n "runc run true, kiln's spec" "$kspec" -n "kiln RUN true" "$kiln"
 fi
 
 # Interleaved pairs: on a shared, loaded machine the load drifts over a

@@ -6,12 +6,10 @@
 #include <sys/xattr.h>
 #include <unistd.h>
 
-#include <algorithm>
 #include <cerrno>
 #include <set>
 
 #include "base/fs.h"
-#include "exec/rootfs.h"
 
 namespace kiln::exec {
 namespace {
@@ -46,19 +44,6 @@ bool Deeper(const std::string& a, const std::string& b) {
 
 }  // namespace
 
-Result<void> RecordMountPoint(int root_fd, const std::vector<std::string>& created,
-                              MountPointRecord& record) {
-  if (created.empty()) return Ok();
-  record.created.insert(record.created.end(), created.begin(), created.end());
-  for (std::string p = Dirname(created.front()); p != "/"; p = Dirname(p)) {
-    KILN_TRY_ASSIGN(Fd fd, ResolveInRoot(root_fd, p, O_PATH | O_NOFOLLOW));
-    struct stat st;
-    if (fstat(fd.get(), &st) < 0) return Fail(Error::Io(p, errno, "stat"));
-    record.existing_parents.push_back({p, st.st_mode & 07777, st.st_uid, st.st_gid});
-  }
-  return Ok();
-}
-
 Result<void> RemoveMountResidue(const std::string& upperdir, const MountPointRecord& record) {
   std::set<std::string, decltype(&Deeper)> created(record.created.begin(), record.created.end(), &Deeper);
   for (const auto& p : created) {
@@ -74,22 +59,6 @@ Result<void> RemoveMountResidue(const std::string& upperdir, const MountPointRec
     } else if (S_ISREG(st.st_mode) && st.st_size == 0) {
       if (unlink(up.c_str()) < 0) return Fail(Error::Io(up, errno, "unlink"));
     }
-  }
-  std::vector<ExistingDir> parents = record.existing_parents;
-  std::sort(parents.begin(), parents.end(),
-            [](const ExistingDir& a, const ExistingDir& b) { return Deeper(a.path, b.path); });
-  for (const auto& d : parents) {
-    std::string up = JoinPath(upperdir, d.path);
-    struct stat st;
-    if (lstat(up.c_str(), &st) < 0) {
-      if (errno == ENOENT) continue;
-      return Fail(Error::Io(up, errno, "stat"));
-    }
-    if (!S_ISDIR(st.st_mode) || (st.st_mode & 07777) != d.mode || st.st_uid != d.uid ||
-        st.st_gid != d.gid || IsOpaque(up))
-      continue;
-    KILN_TRY_ASSIGN(bool empty, IsEmptyDir(up));
-    if (empty && rmdir(up.c_str()) < 0) return Fail(Error::Io(up, errno, "rmdir"));
   }
   return Ok();
 }

@@ -17,6 +17,7 @@
 #include "base/strings.h"
 #include "exec/executor.h"
 #include "exec/hosts.h"
+#include "exec/mount_points.h"
 #include "exec/residue.h"
 #include "exec/rootfs.h"
 #include "exec/runtime_spec.h"
@@ -163,12 +164,16 @@ Result<RunResult> RuncExecutor::RunStep(const RunSpec& spec, Step& step, MountPo
   const std::string etc = JoinPath(step.dir, "etc");
   for (const auto& d : {rootfs, bundle, etc}) KILN_TRY(MakeDirs(d, 0700));
 
-  // Step 3: the overlay rootfs.
-  // Volatile: the upper dir is read back through the page cache and the
-  // store fsyncs what it commits, so the sync on unmount only costs time.
-  KILN_TRY(sys::MountOverlay(spec.lowerdirs, spec.upperdir, spec.workdir, rootfs,
-                             sys::OverlaySync::kVolatile));
-  step.workdir = spec.workdir;
+  // Step 3: a read-only probe overlay of the image layers: everything that
+  // must be resolved inside the image is resolved here (an empty extra
+  // layer satisfies overlay's two-layer minimum without an upper dir).
+  const std::string empty = JoinPath(step.dir, "empty");
+  const std::string mp_dir = JoinPath(step.dir, "mountpoints");
+  KILN_TRY(MakeDirs(empty, 0700));
+  KILN_TRY(MakeDirs(mp_dir, 0700));
+  std::vector<std::string> probe_layers = spec.lowerdirs;
+  probe_layers.push_back(empty);
+  KILN_TRY(sys::MountOverlay(probe_layers, "", "", rootfs));
   KILN_TRY_ASSIGN(Fd root_fd, OpenFile(rootfs, O_PATH | O_DIRECTORY));
 
   // Step 4: the user, from the image's own passwd/group files.
@@ -181,9 +186,9 @@ Result<RunResult> RuncExecutor::RunStep(const RunSpec& spec, Step& step, MountPo
   KILN_TRY(WriteFile(JoinPath(etc, "resolv.conf"), ResolvConf(host_resolv, spec.network), 0644));
   KILN_TRY(WriteFile(JoinPath(etc, "hostname"), spec.hostname + "\n", 0644));
 
-  // Step 6: all mounts, with destinations resolved inside the rootfs and
-  // mount points created by kiln (never by following a layer's symlinks on
-  // the host), recording what was created for the residue cleanup.
+  // Step 6: all mounts, with destinations resolved inside the image (never
+  // by following a layer's symlinks on the host). Missing mount points go
+  // into the mount-point layer, so runc creates nothing in the upper dir.
   std::vector<SpecMount> mounts = StandardMounts(spec.shm_size);
   for (const char* f : {"hosts", "resolv.conf", "hostname"})
     mounts.push_back({fmt::format("/etc/{}", f), "bind", JoinPath(etc, f), {"rbind", "ro"}});
@@ -199,6 +204,7 @@ Result<RunResult> RuncExecutor::RunStep(const RunSpec& spec, Step& step, MountPo
       mounts.push_back({m.target, "tmpfs", "tmpfs", std::move(opts)});
     }
   }
+  MountPointLayer layer(mp_dir);
   std::vector<std::string> placed;  // canonical destinations of earlier mounts
   for (auto& m : mounts) {
     std::string dest = CleanPath(m.destination);
@@ -210,18 +216,25 @@ Result<RunResult> RuncExecutor::RunStep(const RunSpec& spec, Step& step, MountPo
       KILN_TRY_ASSIGN(dest, CanonicalInRoot(root_fd.get(), dest));
       struct stat st;
       bool file = m.type == "bind" && stat(m.source.c_str(), &st) == 0 && !S_ISDIR(st.st_mode);
-      std::vector<std::string> created;
-      if (file) {
-        KILN_TRY_ASSIGN(created, TouchInRoot(root_fd.get(), dest));
-      } else {
-        KILN_TRY_ASSIGN(created, MkdirInRoot(root_fd.get(), dest));
-      }
-      KILN_TRY(RecordMountPoint(root_fd.get(), created, record));
+      KILN_TRY(layer.Add(root_fd.get(), dest, file));
     }
     m.destination = dest;
     placed.push_back(dest);
   }
   KILN_TRY_ASSIGN(std::string cwd, CanonicalInRoot(root_fd.get(), spec.cwd.empty() ? "/" : spec.cwd));
+  root_fd.Reset();
+  KILN_TRY(sys::Unmount(rootfs));
+  record.created = layer.created();
+
+  // Step 6b: the step's rootfs: [mount points,] image layers, upper dir.
+  // Volatile: the upper dir is read back through the page cache and the
+  // store fsyncs what it commits, so the sync on unmount only costs time.
+  std::vector<std::string> layers = spec.lowerdirs;
+  if (!layer.empty()) layers.insert(layers.begin(), mp_dir);
+  KILN_TRY(sys::MountOverlay(layers, spec.upperdir, spec.workdir, rootfs, sys::OverlaySync::kVolatile));
+  step.workdir = spec.workdir;
+  // The working directory is part of the step's layer, owned by its user.
+  KILN_TRY_ASSIGN(root_fd, OpenFile(rootfs, O_PATH | O_DIRECTORY));
   KILN_TRY(MkdirInRoot(root_fd.get(), cwd, user.uid, user.gid));
   root_fd.Reset();
 

@@ -267,6 +267,26 @@ TEST_F(RuncExecutorTest, ReadonlyBindMount) {
   EXPECT_TRUE(PathExists(P("src/x")));
 }
 
+// Mount points below existing directories are mirrored in kiln's
+// mount-point layer; a step writing there copies up the image's attributes.
+TEST_F(RuncExecutorTest, MirroredParentsKeepImageAttributes) {
+  ASSERT_TRUE(MakeDirs(P("home/home/app")));
+  ASSERT_EQ(chown(P("home/home/app").c_str(), 1000, 1000), 0);
+  ASSERT_EQ(chmod(P("home/home/app").c_str(), 0700), 0);
+  RunSpec s = Spec("touch /home/app/f && stat -c '%u %a' /home/app && grep -c ' /home/app/.cache ' /proc/self/mountinfo");
+  s.lowerdirs = {P("home"), Lower()};
+  s.user = "app";
+  s.mounts = {{MountSpec::Kind::kTmpfs, "", "/home/app/.cache", false, {}}};
+  auto r = Run(s);
+  ASSERT_TRUE(r) << r.error().Render();
+  EXPECT_EQ(out_, "1000 700\n1\n");
+  EXPECT_EQ(ListTree(P("upper")), (std::vector<std::string>{"./home", "./home/app", "./home/app/f"}));
+  struct stat st;
+  ASSERT_EQ(stat(P("upper/home/app").c_str(), &st), 0);
+  EXPECT_EQ(st.st_uid, 1000u);
+  EXPECT_EQ(st.st_mode & 07777, 0700u);
+}
+
 // CVE-2024-23652 class: a layer plants symlinks pointing at host paths; the
 // mount target must be resolved inside the rootfs, never on the host.
 TEST_F(RuncExecutorTest, HostileSymlinksStayInRootfs) {
