@@ -75,10 +75,11 @@ class Applier {
   Result<int64_t> Run() {
     int64_t count = 0;
     while (true) {
-      KILN_TRY_ASSIGN(std::optional<TarEntry> e, reader_.Next());
-      if (!e) break;
+      Result<std::optional<TarEntry>> next = reader_.Next();
+      if (!next) return Fail(std::move(next).error());
+      if (!next->has_value()) break;
       ++count;
-      KILN_TRY(ApplyEntry(*e));
+      KILN_TRY(ApplyEntry(**next));
     }
     // Directory mtimes last, deepest first: creating children changes them.
     for (auto it = dir_times_.rbegin(); it != dir_times_.rend(); ++it) {
@@ -185,6 +186,9 @@ class Applier {
   Result<void> ApplyEntry(const TarEntry& e) {
     KILN_TRY_ASSIGN(std::string rel, SafeRel(e.path, "path"));
     if (rel.empty()) return Ok();  // the root itself keeps the target's metadata
+    // (uid_t)-1 means "unchanged" to chown; larger values would truncate.
+    if (e.uid >= 0xffffffffLL || e.gid >= 0xffffffffLL)
+      return Fail(Reject(fmt::format("uid/gid {}:{} out of range", e.uid, e.gid)));
     auto [parent_rel, base] = Split(rel);
     if (base.starts_with(kWhiteoutPrefix)) return ApplyWhiteout(rel, parent_rel, base);
     if (options_.whiteout_mode == WhiteoutMode::kApply) written_.insert(rel);

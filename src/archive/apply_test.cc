@@ -217,6 +217,13 @@ TEST_F(ApplyTest, OwnershipIgnoredKeepsCurrentUser) {
   EXPECT_EQ(st.st_mode & 07777, 04755u);  // setuid survives the chown
 }
 
+TEST_F(ApplyTest, RefusesOutOfRangeIds) {
+  TarEntry f = File("f", "");
+  f.uid = 4294967296 + 5;
+  EXPECT_EQ(ApplyError(MakeTar({{f, ""}})),
+            "layer sha256:test: entry 1 \"f\": uid/gid 4294967301:0 out of range");
+}
+
 TEST_F(ApplyTest, DropsOverlayXattrsFromLayers) {
   TarEntry d = Dir("d");
   d.xattrs["trusted.overlay.redirect"] = "/etc";

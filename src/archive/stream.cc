@@ -15,6 +15,7 @@ Result<void> FdSink::Write(std::string_view data) {
 
 Result<size_t> StringSource::Read(std::span<char> buf) {
   size_t n = std::min(buf.size(), data_.size());
+  if (n == 0) return size_t{0};
   std::memcpy(buf.data(), data_.data(), n);
   data_.remove_prefix(n);
   return n;

@@ -44,6 +44,7 @@ std::string_view FieldView(const char* block, Field f) {
 }
 
 void PutString(char* block, Field f, std::string_view s) {
+  if (s.empty()) return;  // an empty view may have a null data()
   std::memcpy(block + f.offset, s.data(), std::min(s.size(), f.size));
 }
 
@@ -504,10 +505,10 @@ Result<std::optional<TarEntry>> TarReader::Next() {
     if (e.type == TarType::kFile && flag == '\0' && path.ends_with('/')) e.type = TarType::kDirectory;
     while (path.size() > 1 && path.back() == '/') path.pop_back();
     while (path.starts_with("./")) path.erase(0, 2);
-    if (path.empty()) path = ".";
-    if (path.empty() || (path == "." && e.type != TarType::kDirectory))
+    // "./" (the root) is kept as "."; any other empty name is corrupt.
+    if ((path.empty() || path == ".") && e.type != TarType::kDirectory)
       return Fail(EntryError(ErrorCode::kInvalid, "empty name"));
-    e.path = std::move(path);
+    e.path = path.empty() ? std::string(1, '.') : std::move(path);
     // Like Go's archive/tar, only regular files carry data; other types'
     // size fields are ignored.
     e.size = e.type == TarType::kFile ? size : 0;
