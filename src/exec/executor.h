@@ -37,7 +37,8 @@ struct RunSpec {
   std::vector<std::string> lowerdirs;
   // The step's writable layer and overlay's work dir: empty dirs on the same
   // filesystem, created by the caller. After Run, `upperdir` holds exactly
-  // the step's changes (mount points kiln created are removed again).
+  // the step's changes: mount points kiln needs live in a separate tmpfs
+  // layer and never reach it. The work dir can be reused after Run.
   std::string upperdir, workdir;
   std::vector<std::string> argv;  // already shell-wrapped by the caller
   std::vector<std::string> env;   // "K=V"; HOME and PATH get defaults if absent
