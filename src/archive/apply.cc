@@ -84,9 +84,15 @@ class Applier {
     // Directory mtimes last, deepest first: creating children changes them.
     for (auto it = dir_times_.rbegin(); it != dir_times_.rend(); ++it) {
       auto [parent_rel, base] = Split(it->first);
-      KILN_TRY_ASSIGN(Fd parent, OpenParent(parent_rel, /*create=*/false));
+      // A later entry may have deleted or replaced the directory.
+      Result<Fd> parent = OpenParent(parent_rel, /*create=*/false);
+      if (!parent && parent.error().code() == ErrorCode::kNotFound) continue;
+      if (!parent) return Fail(std::move(parent).error());
+      struct stat st;
+      if (::fstatat(parent->get(), base.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISDIR(st.st_mode))
+        continue;
       struct timespec ts[2] = {{it->second, 0}, {it->second, 0}};
-      if (::utimensat(parent.get(), base.c_str(), ts, AT_SYMLINK_NOFOLLOW) != 0)
+      if (::utimensat(parent->get(), base.c_str(), ts, AT_SYMLINK_NOFOLLOW) != 0)
         return Fail(Error::Io(Where(it->first), errno, "utimensat"));
     }
     return count;

@@ -236,6 +236,18 @@ TEST_F(ApplyTest, DropsOverlayXattrsFromLayers) {
   EXPECT_EQ(::getxattr(T("d").c_str(), "user.ok", buf, sizeof buf), 1);
 }
 
+TEST_F(ApplyTest, DirectoryReplacedLaterInTheSameLayer) {
+  auto r = Apply(MakeTar({
+      {Dir("d"), ""},
+      {File("d/f", ""), ""},
+      {File(".wh.d", ""), ""},
+      {Dir("e"), ""},
+      {File("e", "now a file"), "now a file"},
+  }));
+  ASSERT_TRUE(r) << r.error().Render();
+  EXPECT_EQ(Snapshot(target_), "e 100644 0:0 t=1700000000 data=now a file\n");
+}
+
 TEST_F(ApplyTest, AbsoluteNamesStayInside) {
   auto r = Apply(MakeTar({{File("/../../etc/x", "a"), "a"}, {File("/abs", "b"), "b"}}));
   ASSERT_TRUE(r) << r.error().Render();
