@@ -74,27 +74,36 @@ LoadOptions ReadCaseOptions(const std::string& dir) {
   return o;
 }
 
-TEST(ComposeCorpusTest, EveryCaseRendersItsExpectedConfig) {
-  std::string root = JoinPath(TestData(), "compose");
-  std::vector<std::string> cases = ListCases(root);
-  ASSERT_GE(cases.size(), 15u) << "no corpus found under " << root;
-  for (const auto& name : cases) {
-    SCOPED_TRACE("case " + name);
-    std::string dir = JoinPath(root, name);
-    LoadOptions options = ReadCaseOptions(dir);
-    CollectingDiagnostics diag;
-    auto project = LoadProject(options, diag);
-    ASSERT_TRUE(project.has_value()) << project.error().Render();
-    std::string expected = ReplaceAll(*ReadFile(JoinPath(dir, "expected.yaml")), "@CASE@", dir);
-    std::string actual = RenderConfig(*project);
-    EXPECT_EQ(actual, expected);
-    if (std::getenv("KILN_COMPOSE_SHOW")) std::printf("=== %s\n%s", name.c_str(), actual.c_str());
-    std::string warnings;
-    for (const auto& w : diag.warnings()) warnings += ReplaceAll(w.message, dir, "@CASE@") + "\n";
-    auto expected_warnings = ReadFile(JoinPath(dir, "warnings.txt"));
-    EXPECT_EQ(warnings, expected_warnings ? *expected_warnings : std::string());
-  }
+std::vector<std::string> CorpusCases() { return ListCases(JoinPath(TestData(), "compose")); }
+
+TEST(ComposeCorpusTest, CorpusIsPresent) {
+  EXPECT_GE(CorpusCases().size(), 15u) << "corpus missing under " << JoinPath(TestData(), "compose");
 }
+
+// One test per directory of tests/testdata/compose: the project loads, renders
+// exactly expected.yaml (with @CASE@ for the case directory) and reports
+// exactly the warnings in warnings.txt (none if absent).
+class ComposeCorpusCase : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(ComposeCorpusCase, RendersExpectedConfig) {
+  std::string dir = JoinPath(JoinPath(TestData(), "compose"), GetParam());
+  LoadOptions options = ReadCaseOptions(dir);
+  CollectingDiagnostics diag;
+  auto project = LoadProject(options, diag);
+  ASSERT_TRUE(project.has_value()) << project.error().Render();
+  std::string expected = ReplaceAll(*ReadFile(JoinPath(dir, "expected.yaml")), "@CASE@", dir);
+  std::string actual = RenderConfig(*project);
+  EXPECT_EQ(actual, expected);
+  if (std::getenv("KILN_COMPOSE_SHOW")) std::printf("=== %s\n%s", GetParam().c_str(), actual.c_str());
+  std::string warnings;
+  for (const auto& w : diag.warnings()) warnings += ReplaceAll(w.message, dir, "@CASE@") + "\n";
+  auto expected_warnings = ReadFile(JoinPath(dir, "warnings.txt"));
+  EXPECT_EQ(warnings, expected_warnings ? *expected_warnings : std::string());
+}
+
+INSTANTIATE_TEST_SUITE_P(Corpus, ComposeCorpusCase, ::testing::ValuesIn(CorpusCases()),
+                         [](const ::testing::TestParamInfo<std::string>& info) { return info.param; });
+GTEST_ALLOW_UNINSTANTIATED_PARAMETERIZED_TEST(ComposeCorpusCase);
 
 std::string HostPlatformForTest() { return internal::HostPlatform(); }
 
