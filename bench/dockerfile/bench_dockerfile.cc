@@ -48,7 +48,7 @@ int main() {
   std::string text = Generate(10000);
   int lines = 0;
   for (char c : text) lines += c == '\n';
-  double best = 1e9, best_parse = 1e9, best_cpu = 1e9;
+  double best = 1e9, best_parse = 1e9, best_cpu = 1e9, best_parse_cpu = 1e9;
   size_t warnings = 0;
   for (int round = 0; round < 10; ++round) {
     auto start = std::chrono::steady_clock::now();
@@ -58,6 +58,7 @@ int main() {
       std::fprintf(stderr, "%s", df.error().Render().c_str());
       return 1;
     }
+    best_parse_cpu = std::min(best_parse_cpu, CpuMs() - cpu_start);
     best_parse = std::min(
         best_parse, std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count());
     kiln::CollectingDiagnostics diags;
@@ -71,7 +72,8 @@ int main() {
     best_cpu = std::min(best_cpu, CpuMs() - cpu_start);
     warnings = diags.warnings().size();
   }
-  std::printf("%d lines: parse %.2f ms, parse+check %.2f ms wall, %.2f ms CPU (best of 10; %zu warnings)\n",
-              lines, best_parse, best, best_cpu, warnings);
+  std::printf("%d lines: parse %.2f ms wall / %.2f ms CPU, parse+check %.2f ms wall / %.2f ms CPU "
+              "(best of 10; %zu warnings)\n",
+              lines, best_parse, best_parse_cpu, best, best_cpu, warnings);
   return 0;
 }

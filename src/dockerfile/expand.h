@@ -49,7 +49,10 @@ struct Scope {
 
   // ENV first, then ARGs; nullopt when unset.
   std::optional<std::string> Lookup(std::string_view name) const;
+  // Sets or replaces an ENV value, keeping the original position.
   void SetEnv(std::string key, std::string value);
+  // Declares ARG `key`; a value (if any) sets or replaces the ARG's value.
+  // `ARG K` without a value keeps an earlier value of K.
   void SetArg(std::string key, std::optional<std::string> value);
 };
 

@@ -47,6 +47,7 @@ StageDep Resolve(const Dockerfile& df, const std::string& ref, const SourceLoc& 
 Result<std::vector<StageInfo>> ResolveStages(const Dockerfile& df, const EvalOptions& opts) {
   KILN_TRY_ASSIGN(Scope global, GlobalScope(df, opts));
   std::vector<StageInfo> out;
+  std::vector<Scope> finals;
   for (const Stage& st : df.stages) {
     StageInfo info;
     KILN_TRY_ASSIGN(Instruction from, Expand(st.from, global));
@@ -58,7 +59,9 @@ Result<std::vector<StageInfo>> ResolveStages(const Dockerfile& df, const EvalOpt
       info.base.image = from.As<FromArgs>().image;
       info.base.stage = -1;
     }
-    StageEvaluator ev(global, opts, Scope{});
+    // A child stage sees the ARGs and ENV of its parent stage.
+    Scope start = info.base.kind == StageDep::Kind::kStage ? finals[info.base.stage] : Scope{};
+    StageEvaluator ev(global, opts, std::move(start));
     for (const Instruction& ins : st.instructions) {
       if (ins.kind == Kind::kArg || ins.kind == Kind::kEnv) {
         // Unreached stages must not fail the build: a bad ARG/ENV only
@@ -94,6 +97,7 @@ Result<std::vector<StageInfo>> ResolveStages(const Dockerfile& df, const EvalOpt
         }
       }
     }
+    finals.push_back(ev.scope());
     out.push_back(std::move(info));
   }
   return out;

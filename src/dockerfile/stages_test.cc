@@ -78,6 +78,13 @@ TEST(DockerfileStagesTest, FromAndCopyFromExpandArgs) {
             "0 1 2");
 }
 
+TEST(DockerfileStagesTest, CopyFromSeesParentStageArgs) {
+  EXPECT_EQ(Order("FROM alpine AS src\nFROM alpine AS base\nARG FROM_STAGE=src\nFROM base AS final\n"
+                  "COPY --from=$FROM_STAGE / /\n",
+                  "final"),
+            "1 0 2");  // base before --from deps, each before its user
+}
+
 TEST(DockerfileStagesTest, CyclesAreReported) {
   // FROM only refers to earlier stages, so these are images, not cycles.
   EXPECT_EQ(Order("FROM b AS a\nFROM a AS b\n", "b"), "0 1");
