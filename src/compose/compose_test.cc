@@ -326,6 +326,46 @@ TEST_F(ComposeTest, IncludeCycleIsAnError) {
   EXPECT_EQ(p_summary(), "sub/compose.yaml:2:5: include[0]: include cycle: compose.yaml includes itself");
 }
 
+TEST_F(ComposeTest, IncludeErrors) {
+  Write("compose.yaml", "include:\n  - missing/compose.yaml\n");
+  auto p = Load();
+  ASSERT_FALSE(p.has_value());
+  EXPECT_EQ(p.error().code(), ErrorCode::kNotFound);
+  EXPECT_EQ(p_summary(), "compose.yaml:2:5: include[0]: file not found: @DIR@/missing/compose.yaml");
+  Write("compose.yaml", "include:\n  - pth: x.yaml\n");
+  EXPECT_EQ(p_summary(), "compose.yaml:2:5: include[0].pth: unknown key \"pth\" (did you mean \"path\"?)");
+}
+
+TEST_F(ComposeTest, MoreValidation) {
+  Write("compose.yaml",
+        "services:\n  web:\n    image: x\n    depends_on:\n      db:\n        condition: service_healty\n"
+        "  db:\n    image: y\n");
+  EXPECT_EQ(p_summary(),
+            "compose.yaml:6:20: services.web.depends_on.db.condition: unknown condition \"service_healty\" "
+            "(did you mean \"service_healthy\"?)");
+  Write("compose.yaml", "services:\n  web:\n    image: x\nsecrets:\n  s:\n    name: only-a-name\n");
+  EXPECT_EQ(p_summary(), "compose.yaml:5:3: secrets.s: needs one of \"file\", \"environment\" or \"external\"");
+  Write("compose.yaml", "services:\n  web:\n    image: x\nsecrets:\n  s:\n    file: a\n    environment: B\n");
+  EXPECT_EQ(p_summary(),
+            "compose.yaml:5:3: secrets.s: \"file\", \"environment\" and \"external\" are mutually exclusive");
+  Write("compose.yaml", "services:\n  web:\n    build:\n      dockerfile: D\n      dockerfile_inline: FROM x\n");
+  EXPECT_EQ(p_summary(), "compose.yaml:4:7: services.web.build: dockerfile and dockerfile_inline are mutually exclusive");
+}
+
+TEST_F(ComposeTest, OverrideAndResetAcrossFiles) {
+  Write("compose.yaml", "services:\n  web:\n    image: x\n    labels: {a: \"1\", b: \"2\"}\n    dns: [1.1.1.1]\n");
+  Write("override.yaml", "services:\n  web:\n    labels: !override {c: \"3\"}\n    dns: !reset []\n    image: !reset null\n    build: .\n");
+  LoadOptions o;
+  o.files = {"compose.yaml", "override.yaml"};
+  auto p = Load(o);
+  ASSERT_TRUE(p.has_value()) << p.error().Render();
+  const Service& web = p->services[0];
+  EXPECT_EQ(web.labels, (Pairs{{"c", "3"}}));
+  EXPECT_EQ(web.image, "");
+  EXPECT_TRUE(web.other.empty());
+  EXPECT_EQ(web.build->context, dir_);
+}
+
 TEST_F(ComposeTest, ExternalSecretCannotBeUsedByABuild) {
   Write("compose.yaml", R"(services:
   web:
