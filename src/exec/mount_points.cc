@@ -1,4 +1,4 @@
-#include "exec/mount_points.h"
+#include "exec/mount_points_internal.h"
 
 #include <fcntl.h>
 #include <sys/stat.h>

@@ -1,4 +1,4 @@
-#include "exec/residue.h"
+#include "exec/residue_internal.h"
 
 #include <dirent.h>
 #include <fcntl.h>
