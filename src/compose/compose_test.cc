@@ -493,6 +493,19 @@ secrets:
   EXPECT_EQ(gh->environment, "GH_TOKEN");
   // Like docker compose v2.24+, a variable set only in .env counts.
   EXPECT_EQ(p->environment.at("GH_TOKEN"), "only-in-dotenv");
+  auto value = EnvironmentSecretValue(*p, *gh);
+  ASSERT_TRUE(value.has_value());
+  EXPECT_EQ(*value, "only-in-dotenv");
+  SecretDef unset = *gh;
+  unset.environment = "NOT_SET_ANYWHERE";
+  auto missing = EnvironmentSecretValue(*p, unset);
+  ASSERT_FALSE(missing.has_value());
+  EXPECT_EQ(missing.error().code(), ErrorCode::kNotFound);
+  EXPECT_EQ(missing.error().Summary(),
+            "compose.yaml:17:3: secrets.gh: environment variable \"NOT_SET_ANYWHERE\" is not set (neither in "
+            "the environment nor in the .env file)");
+  EXPECT_EQ(EnvironmentSecretValue(*p, *npm).error().Summary(),
+            "secret \"npm_token\" does not come from an environment variable");
 }
 
 TEST_F(ComposeTest, ProcessEnvironmentOverridesDotEnv) {

@@ -193,6 +193,12 @@ std::string RenderServiceNames(const Project& project);
 int CheckBuildSecrets(const Service& service, const std::set<std::string>& mounted_ids,
                       Diagnostics& diag);
 
+// The value of an `environment:` secret: `project.environment` (process
+// environment over .env/--env-file) at `secret.environment`. Errors:
+// kInvalid if `secret` is not an environment secret, kNotFound (located at
+// the secret's definition) if the variable is unset.
+Result<std::string> EnvironmentSecretValue(const Project& project, const SecretDef& secret);
+
 // Lowercases and drops characters outside [a-z0-9_-], then leading '_'/'-',
 // as docker compose does for project names.
 std::string NormalizeProjectName(std::string_view name);

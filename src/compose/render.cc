@@ -478,29 +478,4 @@ std::string RenderServiceNames(const Project& project) {
   return out;
 }
 
-int CheckBuildSecrets(const Service& service, const std::set<std::string>& mounted_ids,
-                      Diagnostics& diag) {
-  int count = 0;
-  for (const auto& id : mounted_ids) {
-    bool in_build = false;
-    if (service.build) {
-      for (const auto& r : service.build->secrets)
-        if (r.target == id) in_build = true;
-    }
-    if (in_build) continue;
-    for (const auto& r : service.secrets) {
-      if (r.source != id && r.target != id) continue;
-      diag.Warn(Warning{
-          "ComposeSecretNotInBuild",
-          fmt::format("service {}: secret {} is listed under services.{}.secrets (runtime) but the "
-                      "Dockerfile mounts it at build time; add it under services.{}.build.secrets",
-                      Quote(service.name), Quote(id), service.name, service.name),
-          r.loc});
-      ++count;
-      break;
-    }
-  }
-  return count;
-}
-
 }  // namespace kiln::compose
