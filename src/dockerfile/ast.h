@@ -145,7 +145,10 @@ struct ExposeArgs { std::vector<std::string> ports; };  // "80/tcp", "$PORT"
 
 // COPY and ADD.
 struct CopyArgs {
-  std::vector<std::string> sources;  // paths; heredoc sources are in `heredocs`
+  // As written, in order; a heredoc source stays as its marker ("<<EOF",
+  // "<<-EOF", "<<'EOF'"; "<<EOF" after Expand()) and its body is the
+  // `heredocs` entry with that name.
+  std::vector<std::string> sources;
   std::string dest;
   std::vector<Heredoc> heredocs;  // `COPY <<EOF /dest`: files named Heredoc::name
   bool json_form = false;

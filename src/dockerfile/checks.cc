@@ -337,7 +337,7 @@ class Checker {
     const CopyArgs& a = ex.As<CopyArgs>();
     if (!a.from.empty()) return;
     for (const auto& src : a.sources) {
-      if (src.find("://") != std::string::npos) continue;
+      if (src.find("://") != std::string::npos || StartsWith(src, "<<")) continue;
       if (src.find_first_of("*?[") != std::string::npos) continue;
       if (opts_.ignore->Matches(src)) {
         Report("CopyIgnoredFile",

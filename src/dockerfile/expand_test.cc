@@ -281,8 +281,8 @@ TEST(DockerfileExpandTest, MountsAndHeredocs) {
             "  2:1 ARG \"CACHE\"=\"/root/.cache\" \"FOO\"=\"bar\"\n"
             "  3:1 RUN shell[\"make $CACHE\"] mount={cache target=\"/root/.cache\" id=\"/root/.cache-x\" rw "
             "sharing=shared} mount={secret target=\"/run/secrets/bar\" id=\"bar\" ro}\n"
-            "  4:1-6 COPY [] -> \"/script.sh\" heredoc=\"EOT\":\"echo \\\"hello bar\\\" 'x' \\\\$y\\n\"\n"
-            "  7:1-9 COPY [] -> \"/b\" heredoc=\"EOT\",noexpand:\"$FOO\\n\"\n"
+            "  4:1-6 COPY [\"<<EOT\"] -> \"/script.sh\" heredoc=\"EOT\":\"echo \\\"hello bar\\\" 'x' \\\\$y\\n\"\n"
+            "  7:1-9 COPY [\"<<EOT\"] -> \"/b\" heredoc=\"EOT\",noexpand:\"$FOO\\n\"\n"
             "  10:1-12 RUN shell[\"<<EOF\"] heredoc=\"EOF\":\"echo $FOO\\n\"\n");
 }
 

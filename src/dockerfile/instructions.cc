@@ -634,10 +634,8 @@ class InstructionParser {
     }
     for (auto& s : args) {
       auto h = a.json_form ? std::nullopt : heredoc_name(s);
-      if (!h) {
-        a.sources.push_back(std::move(s));
-        continue;
-      }
+      a.sources.push_back(s);  // heredoc markers ("<<EOF") stay in place
+      if (!h) continue;
       auto it = std::find_if(node_.heredocs.begin(), node_.heredocs.end(),
                              [&](const Heredoc& d) { return d.name == *h; });
       if (it == node_.heredocs.end()) {

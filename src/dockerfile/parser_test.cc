@@ -305,7 +305,7 @@ TEST(DockerfileParserTest, Heredocs) {
             "  2:1-4 RUN shell[\"<<EOF\"] heredoc=\"EOF\":\"echo $HOME\\n\"\n"
             "  5:1-9 RUN shell[\"<<-'SCRIPT' python3 && cat 3<<\\\"X\\\"\"] "
             "heredoc=\"SCRIPT\",noexpand,chomp:\"print('hi')\\n\" heredoc=\"X\",noexpand,fd=3:\"raw \\\"q\\\"\\n\"\n"
-            "  10:1-14 COPY [] -> \"/dst/\" heredoc=\"one\":\"1\\n\" heredoc=\"two\":\"2\\n\"\n"
+            "  10:1-14 COPY [\"<<one\" \"<<two\"] -> \"/dst/\" heredoc=\"one\":\"1\\n\" heredoc=\"two\":\"2\\n\"\n"
             "  15:1 CMD shell[\"<<EOF\"]\n");
 }
 
