@@ -14,8 +14,6 @@ namespace kiln::registry {
 
 namespace {
 
-constexpr size_t kReadChunk = 1 << 20;
-
 std::string ManifestAccept() {
   return Join({std::string(image::kOciIndex), std::string(image::kOciManifest),
                std::string(image::kDockerManifestList), std::string(image::kDockerManifest)},
