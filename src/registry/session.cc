@@ -153,7 +153,10 @@ Result<HttpResponse> Session::Do(const std::function<HttpRequest()>& make, const
       auto header = resp->Header("www-authenticate");
       if (!header) return resp;
       answered_challenge = true;
-      KILN_TRY(Authenticate(*header));
+      // Another thread may have fetched a token while this request was in
+      // flight; use it rather than asking the token server again.
+      std::lock_guard<std::mutex> lock(auth_mu_);
+      if (CachedAuthorization() == auth) KILN_TRY(Authenticate(*header));
       --attempt;  // answering a challenge is not a failed attempt
       continue;
     }

@@ -53,6 +53,8 @@ class Session {
   Endpoint endpoint_;
   std::vector<std::string> scopes_;
 
+  // Serializes answering challenges so parallel requests fetch one token.
+  std::mutex auth_mu_;
   std::mutex mu_;
   std::string authorization_;  // GUARDED_BY(mu_): "Bearer x" / "Basic y" / ""
 };
