@@ -310,7 +310,6 @@ Result<PullResult> Client::Pull(const image::Reference& ref, const image::Platfo
         return Fail(Error::NotFound(fmt::format(
             "no matching manifest for {} in the manifest list entries (available: {})",
             PlatformString(platform), available.empty() ? "none" : Join(available, ", "))));
-      KILN_TRY(StoreBytes(target, top.digest, top.bytes));
       KILN_TRY_ASSIGN(chosen, FetchManifest(*session, ref.path(), pick->digest.str(), pick->digest));
     } else if (!image::IsManifestMediaType(top.media_type)) {
       return Fail(Error::Unsupported(fmt::format("unsupported manifest media type {}",
@@ -331,8 +330,9 @@ Result<PullResult> Client::Pull(const image::Reference& ref, const image::Platfo
       return FetchBlob(*session, ref.path(), blobs[i], target, i == 0 ? &config_bytes : nullptr);
     }));
     KILN_TRY_ASSIGN(result.config, image::DecodeImageConfig(config_bytes));
-    // The manifest goes last, so a target that has it has everything.
+    // Manifests go last, so a target that has one has everything under it.
     KILN_TRY(StoreBytes(target, chosen.digest, chosen.bytes));
+    if (top.digest != chosen.digest) KILN_TRY(StoreBytes(target, top.digest, top.bytes));
     return result;
   };
   auto r = run();
