@@ -1,0 +1,679 @@
+#include "solver/builder.h"
+
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+#include <sys/time.h>
+
+#include <chrono>
+#include <condition_variable>
+#include <mutex>
+
+#include "base/fs.h"
+#include "base/strings.h"
+#include "secrets/source.h"
+#include "solver/testing/fake_worker.h"
+
+namespace kiln::solver {
+namespace {
+
+using testing::FakeFile;
+using testing::FakeWorker;
+
+constexpr const char* kCreated = "2024-01-02T03:04:05Z";
+constexpr const char* kPasswd = "root:x:0:0:root:/root:/bin/sh\napp:x:1000:1000::/home/app:/bin/sh\n";
+constexpr const char* kGroup = "root:x:0:\nstaff:x:50:app\napp:x:1000:\n";
+
+// Records every event; thread-safe as ProgressSink requires.
+class RecordingProgress : public ProgressSink {
+ public:
+  void Event(const ProgressEvent& e) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    events_.push_back(e);
+  }
+  // "started NAME", "cached NAME", "failed NAME: reason" for step events
+  // (kStepDone and output left out).
+  std::vector<std::string> StepLines() const {
+    std::lock_guard<std::mutex> lock(mu_);
+    std::vector<std::string> out;
+    for (const auto& e : events_) {
+      switch (e.kind) {
+        case ProgressEvent::Kind::kStepStarted:
+          out.push_back("started " + e.name);
+          break;
+        case ProgressEvent::Kind::kStepCached:
+          out.push_back("cached " + e.name);
+          break;
+        case ProgressEvent::Kind::kStepFailed:
+          out.push_back("failed " + e.name + ": " + e.data);
+          break;
+        default:
+          break;
+      }
+    }
+    return out;
+  }
+  // All step output, in order.
+  std::string Output() const {
+    std::lock_guard<std::mutex> lock(mu_);
+    std::string out;
+    for (const auto& e : events_)
+      if (e.kind == ProgressEvent::Kind::kStepOutput) out += e.data;
+    return out;
+  }
+  void Clear() {
+    std::lock_guard<std::mutex> lock(mu_);
+    events_.clear();
+  }
+
+ private:
+  mutable std::mutex mu_;
+  std::vector<ProgressEvent> events_;
+};
+
+std::vector<std::string> Argv(const RunRequest& r) { return r.argv; }
+
+class BuilderTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ctx_ = std::make_unique<TempDir>(*TempDir::Create("kiln-ctx"));
+    image::ImageConfig cfg;
+    cfg.architecture = "amd64";
+    cfg.os = "linux";
+    cfg.config.env = {"PATH=/usr/bin:/bin"};
+    cfg.config.cmd = {"sh"};
+    ASSERT_TRUE(worker_.AddImage("busybox", cfg,
+                                 {{"/etc/passwd", FakeFile{kPasswd}},
+                                  {"/etc/group", FakeFile{kGroup}},
+                                  {"/bin/sh", FakeFile{"#!fake", 0755}}}));
+    options_.context_dir = ctx_->path();
+    options_.created = kCreated;
+  }
+
+  void Put(const std::string& rel, const std::string& data, mode_t mode = 0644) {
+    std::string path = ctx_->path() + "/" + rel;
+    ASSERT_TRUE(MakeDirs(Dirname(path)));
+    ASSERT_TRUE(WriteFile(path, data));
+    ASSERT_EQ(::chmod(path.c_str(), mode), 0);
+  }
+
+  Result<BuildResult> Build(const std::string& dockerfile) {
+    options_.dockerfile_text = dockerfile;
+    return solver::Build(options_, worker_, progress_, diags_);
+  }
+
+  // Builds and fails the test on error.
+  BuildResult MustBuild(const std::string& dockerfile) {
+    auto r = Build(dockerfile);
+    EXPECT_TRUE(r) << (r ? "" : r.error().Render());
+    return r ? std::move(*r) : BuildResult{};
+  }
+
+  std::string Read(const BuildResult& r, const std::string& path) {
+    auto data = worker_.ReadFileIn(r.image.layers, path);
+    return data ? *data : "<" + data.error().message() + ">";
+  }
+  std::string Stat(const BuildResult& r, const std::string& path) {
+    return worker_.StatIn(r.image.layers, path);
+  }
+
+  // "created_by" plus " (empty)" for empty_layer entries.
+  static std::vector<std::string> History(const BuildResult& r) {
+    std::vector<std::string> out;
+    for (const auto& h : r.image.config.history) out.push_back(h.created_by + (h.empty_layer ? " (empty)" : ""));
+    return out;
+  }
+
+  std::unique_ptr<TempDir> ctx_;
+  FakeWorker worker_;
+  BuildOptions options_;
+  RecordingProgress progress_;
+  CollectingDiagnostics diags_;
+};
+
+// ---- Config semantics -------------------------------------------------------
+
+TEST_F(BuilderTest, ConfigInstructionsSetTheImageConfig) {
+  BuildResult r = MustBuild(R"(FROM busybox
+ENV A=1 B="two words"
+LABEL version=1.0 "com.example.x"="y"
+WORKDIR /srv
+USER app
+EXPOSE 80 53/UDP 80/tcp
+VOLUME /data
+VOLUME ["/logs", "/data"]
+STOPSIGNAL SIGINT
+SHELL ["/bin/bash", "-c"]
+HEALTHCHECK --interval=5s --retries=3 CMD curl -f http://localhost/
+ONBUILD RUN echo child
+CMD echo run
+)");
+  const image::ContainerConfig& c = r.image.config.config;
+  EXPECT_EQ(c.env, (std::vector<std::string>{"PATH=/usr/bin:/bin", "A=1", "B=two words"}));
+  EXPECT_EQ(c.labels, (std::map<std::string, std::string>{{"com.example.x", "y"}, {"version", "1.0"}}));
+  EXPECT_EQ(c.working_dir, "/srv");
+  EXPECT_EQ(c.user, "app");
+  EXPECT_EQ(c.exposed_ports, (std::vector<std::string>{"53/udp", "80/tcp"}));
+  EXPECT_EQ(c.volumes, (std::vector<std::string>{"/data", "/logs"}));
+  EXPECT_EQ(c.stop_signal, "SIGINT");
+  EXPECT_EQ(c.shell, (std::vector<std::string>{"/bin/bash", "-c"}));
+  ASSERT_TRUE(c.healthcheck);
+  EXPECT_EQ(c.healthcheck->test, (std::vector<std::string>{"CMD-SHELL", "curl -f http://localhost/"}));
+  EXPECT_EQ(c.healthcheck->interval, 5'000'000'000);
+  EXPECT_EQ(c.healthcheck->retries, 3);
+  EXPECT_EQ(c.on_build, (std::vector<std::string>{"RUN echo child"}));
+  // Shell-form CMD goes through the SHELL in effect.
+  EXPECT_EQ(c.cmd, (std::vector<std::string>{"/bin/bash", "-c", "echo run"}));
+  EXPECT_EQ(r.image.config.created, kCreated);
+  EXPECT_EQ(r.image.config.architecture, "amd64");
+  EXPECT_EQ(r.image.config.os, "linux");
+  EXPECT_TRUE(worker_.commands_ran().empty());
+}
+
+TEST_F(BuilderTest, EntrypointResetsInheritedCmd) {
+  BuildResult r = MustBuild("FROM busybox\nENTRYPOINT [\"/app\"]\n");
+  EXPECT_EQ(r.image.config.config.entrypoint, (std::vector<std::string>{"/app"}));
+  EXPECT_EQ(r.image.config.config.cmd, (std::vector<std::string>{}));
+}
+
+TEST_F(BuilderTest, EntrypointKeepsCmdSetInTheSameStage) {
+  BuildResult r = MustBuild("FROM busybox\nCMD [\"--help\"]\nENTRYPOINT [\"/app\"]\n");
+  EXPECT_EQ(r.image.config.config.entrypoint, (std::vector<std::string>{"/app"}));
+  EXPECT_EQ(r.image.config.config.cmd, (std::vector<std::string>{"--help"}));
+}
+
+TEST_F(BuilderTest, ShellFormEntrypointUsesShell) {
+  BuildResult r = MustBuild("FROM busybox\nENTRYPOINT exec /app\n");
+  EXPECT_EQ(r.image.config.config.entrypoint, (std::vector<std::string>{"/bin/sh", "-c", "exec /app"}));
+}
+
+TEST_F(BuilderTest, ScratchGetsDefaultPath) {
+  BuildResult r = MustBuild("FROM scratch\nRUN true\n");
+  EXPECT_EQ(r.image.config.config.env, (std::vector<std::string>{std::string("PATH=") + kDefaultPath}));
+  auto ran = worker_.commands_ran();
+  ASSERT_EQ(ran.size(), 1u);
+  EXPECT_EQ(ran[0].env, (std::vector<std::string>{std::string("PATH=") + kDefaultPath}));
+}
+
+TEST_F(BuilderTest, HistoryEntries) {
+  Put("a.txt", "A");
+  BuildResult r = MustBuild(R"(FROM busybox
+ARG A=b
+ENV E=1
+RUN echo hi
+WORKDIR /app
+COPY a.txt .
+USER app
+CMD ["run"]
+)");
+  EXPECT_EQ(History(r), (std::vector<std::string>{
+                            "ARG A=b (empty)",
+                            "ENV E=1 (empty)",
+                            "RUN |1 A=b /bin/sh -c echo hi # buildkit (empty)",
+                            "WORKDIR /app",
+                            "COPY a.txt . # buildkit",
+                            "USER app (empty)",
+                            "CMD [\"run\"] (empty)",
+                        }));
+  for (const auto& h : r.image.config.history) {
+    EXPECT_EQ(h.created, kCreated);
+    EXPECT_EQ(h.comment, "buildkit.dockerfile.v0");
+  }
+  EXPECT_EQ(r.image.layers.size(), 3u);  // base + WORKDIR + COPY
+}
+
+TEST_F(BuilderTest, RunHistoryWithoutArgsHasNoPrefix) {
+  BuildResult r = MustBuild("FROM busybox\nRUN echo hi\n");
+  EXPECT_EQ(History(r), (std::vector<std::string>{"RUN /bin/sh -c echo hi # buildkit (empty)"}));
+}
+
+// BuildKit writes `CMD %q` of the argv: Go's quoting of a []string,
+// space-separated ("CMD [\"/bin/sh\" \"-c\" \"echo run\"]").
+// BUG: stage_builder.cc writes JsonArray() ("CMD [\"/bin/sh\",\"-c\",\"echo run\"]"),
+// with commas; the same for ENTRYPOINT and SHELL.
+TEST_F(BuilderTest, DISABLED_CmdHistoryUsesGoQuotedList) {
+  BuildResult r = MustBuild("FROM busybox\nCMD echo run\n");
+  EXPECT_EQ(History(r), (std::vector<std::string>{"CMD [\"/bin/sh\" \"-c\" \"echo run\"] (empty)"}));
+}
+
+TEST_F(BuilderTest, OnbuildTriggersOfTheBaseRunFirstAndAreConsumed) {
+  image::ImageConfig cfg;
+  cfg.config.on_build = {"RUN echo from-trigger"};
+  ASSERT_TRUE(worker_.AddImage("example.com/onbuild:1", cfg, {}));
+  BuildResult r = MustBuild("FROM example.com/onbuild:1\nRUN echo mine\n");
+  EXPECT_EQ(worker_.argvs_ran(), (std::vector<std::string>{"/bin/sh -c echo from-trigger", "/bin/sh -c echo mine"}));
+  EXPECT_EQ(r.image.config.config.on_build, (std::vector<std::string>{}));
+}
+
+// ---- RUN ----------------------------------------------------------------------
+
+TEST_F(BuilderTest, RunArgvFromShellExecShellInstructionAndHeredoc) {
+  MustBuild(R"(FROM busybox
+RUN echo one
+RUN ["/bin/echo", "two"]
+SHELL ["/bin/bash", "-eo", "pipefail", "-c"]
+RUN echo three
+RUN <<EOF
+echo four
+EOF
+)");
+  auto ran = worker_.commands_ran();
+  ASSERT_EQ(ran.size(), 4u);
+  EXPECT_EQ(Argv(ran[0]), (std::vector<std::string>{"/bin/sh", "-c", "echo one"}));
+  EXPECT_EQ(Argv(ran[1]), (std::vector<std::string>{"/bin/echo", "two"}));
+  EXPECT_EQ(Argv(ran[2]), (std::vector<std::string>{"/bin/bash", "-eo", "pipefail", "-c", "echo three"}));
+  EXPECT_EQ(Argv(ran[3]), (std::vector<std::string>{"/bin/bash", "-eo", "pipefail", "-c", "echo four\n"}));
+}
+
+TEST_F(BuilderTest, RunEnvUserAndCwd) {
+  options_.build_args = {{"VERSION", "2"}, {"UNUSED", "x"}};
+  MustBuild(R"(FROM busybox
+ARG VERSION=1
+ARG DEFAULTED=d
+ENV HOME_DIR=/root
+WORKDIR /src
+USER app
+RUN make
+)");
+  auto ran = worker_.commands_ran();
+  ASSERT_EQ(ran.size(), 1u);
+  EXPECT_EQ(ran[0].env,
+            (std::vector<std::string>{"PATH=/usr/bin:/bin", "HOME_DIR=/root", "VERSION=2", "DEFAULTED=d"}));
+  EXPECT_EQ(ran[0].cwd, "/src");
+  EXPECT_EQ(ran[0].user, "app");
+  EXPECT_EQ(ran[0].network, RunRequest::Network::kDefault);
+}
+
+TEST_F(BuilderTest, RunNetworkFlag) {
+  options_.network = RunRequest::Network::kHost;
+  MustBuild("FROM busybox\nRUN --network=none a\nRUN b\nRUN --network=default c\n");
+  auto ran = worker_.commands_ran();
+  ASSERT_EQ(ran.size(), 3u);
+  EXPECT_EQ(ran[0].network, RunRequest::Network::kNone);
+  EXPECT_EQ(ran[1].network, RunRequest::Network::kHost);
+  EXPECT_EQ(ran[2].network, RunRequest::Network::kHost);
+}
+
+TEST_F(BuilderTest, RunMountsBecomeBindsAndTmpfs) {
+  Put("sub/file", "f");
+  MustBuild(R"(FROM busybox
+WORKDIR /w
+RUN --mount=type=cache,target=/root/.cache --mount=type=tmpfs,target=scratch --mount=type=bind,source=sub,target=/ctx build
+)");
+  auto ran = worker_.commands_ran();
+  ASSERT_EQ(ran.size(), 1u);
+  std::vector<std::string> binds;
+  for (const auto& b : ran[0].binds)
+    binds.push_back(fmt::format("{} -> {} {}", b.source, b.target, b.readonly ? "ro" : "rw"));
+  EXPECT_EQ(binds, (std::vector<std::string>{
+                       *worker_.CacheMountDir("/root/.cache") + " -> /root/.cache rw",
+                       ctx_->path() + "/sub -> /ctx ro",
+                   }));
+  ASSERT_EQ(ran[0].tmpfs.size(), 1u);
+  EXPECT_EQ(ran[0].tmpfs[0].target, "/w/scratch");
+}
+
+TEST_F(BuilderTest, SecretMountsBecomeBindsAndEnvAndOutputIsMasked) {
+  secrets::SecretStore store;
+  store.Put("tok", secrets::SecretValue("s3cr3t-value-123"));
+  options_.secrets = &store;
+  std::string seen_file;
+  worker_.OnRun("use-secret", [&](const RunRequest& req, const std::string&) -> Result<int> {
+    for (const auto& b : req.binds)
+      if (b.target == "/run/secrets/tok") seen_file = ReadFile(b.source).value_or("<unreadable>");
+    req.on_output("token is s3cr3t-value-123\n", 1);
+    return 0;
+  });
+  BuildResult r = MustBuild(
+      "FROM busybox\nRUN --mount=type=secret,id=tok --mount=type=secret,id=tok,env=TOKEN,target=/t use-secret\n");
+  auto ran = worker_.commands_ran();
+  ASSERT_EQ(ran.size(), 1u);
+  EXPECT_EQ(seen_file, "s3cr3t-value-123");
+  std::vector<std::string> targets;
+  for (const auto& b : ran[0].binds) targets.push_back(b.target + (b.readonly ? " ro" : " rw"));
+  EXPECT_EQ(targets, (std::vector<std::string>{"/run/secrets/tok ro", "/t ro"}));
+  EXPECT_EQ(ran[0].env, (std::vector<std::string>{"PATH=/usr/bin:/bin", "TOKEN=s3cr3t-value-123"}));
+  EXPECT_EQ(progress_.Output(), "token is ****\n");
+  // Nothing of the secret stays in the image.
+  EXPECT_EQ(r.image.layers.size(), 1u);
+}
+
+TEST_F(BuilderTest, MissingRequiredSecretFailsAtTheInstruction) {
+  auto r = Build("FROM busybox\nRUN --mount=type=secret,id=npm,required=true npm ci\n");
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code(), ErrorCode::kNotFound);
+  EXPECT_EQ(r.error().Summary(), "Dockerfile:2:1: secret \"npm\" is required but was not provided");
+  EXPECT_TRUE(worker_.commands_ran().empty());
+}
+
+TEST_F(BuilderTest, MissingRequiredSecretWithOtherSecretsProvided) {
+  secrets::SecretStore store;
+  store.Put("other", secrets::SecretValue("another-secret"));
+  options_.secrets = &store;
+  auto r = Build("FROM busybox\nRUN --mount=type=secret,id=npm,required=true npm ci\n");
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code(), ErrorCode::kNotFound);
+  EXPECT_EQ(r.error().Summary(), "Dockerfile:2:1: secret \"npm\" is required but was not provided");
+  EXPECT_TRUE(worker_.commands_ran().empty());
+}
+
+TEST_F(BuilderTest, FailingRunIsStepFailedWithLocationAndOutputTail) {
+  worker_.OnRun("exit 3", [](const RunRequest& req, const std::string&) -> Result<int> {
+    req.on_output("first\n", 1);
+    req.on_output("oops", 2);
+    return 3;
+  });
+  auto r = Build("FROM busybox\n\nRUN exit 3\nRUN never\n");
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code(), ErrorCode::kStepFailed);
+  EXPECT_EQ(r.error().Summary(),
+            "Dockerfile:3:1: process \"/bin/sh -c exit 3\" did not complete successfully: exit code: 3");
+  EXPECT_EQ(r.error().hint(), "last output lines:\n  first\n  oops");
+  EXPECT_EQ(worker_.argvs_ran(), (std::vector<std::string>{"/bin/sh -c exit 3"}));
+  EXPECT_EQ(progress_.StepLines(),
+            (std::vector<std::string>{
+                "started [internal] load build definition from Dockerfile",
+                "started [1/3] FROM busybox",
+                "started [2/3] RUN exit 3",
+                "failed [2/3] RUN exit 3: process \"/bin/sh -c exit 3\" did not complete successfully: exit code: 3",
+            }));
+}
+
+TEST_F(BuilderTest, FailingExecFormRunShowsJsonArgv) {
+  worker_.OnRun("false", [](const RunRequest&, const std::string&) -> Result<int> { return 1; });
+  auto r = Build("FROM busybox\nRUN [\"false\", \"x\"]\n");
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().Summary(),
+            "Dockerfile:2:1: process \"[\\\"false\\\",\\\"x\\\"]\" did not complete successfully: exit code: 1");
+}
+
+TEST_F(BuilderTest, RunEffectLandsInTheLayer) {
+  worker_.OnRun("make-file", [](const RunRequest&, const std::string& root) -> Result<int> {
+    KILN_TRY(WriteFile(root + "/out.txt", "made"));
+    return 0;
+  });
+  BuildResult r = MustBuild("FROM busybox\nRUN make-file\n");
+  ASSERT_EQ(r.image.layers.size(), 2u);
+  EXPECT_EQ(Read(r, "/out.txt"), "made");
+  EXPECT_EQ(worker_.LayerListing(r.image.layers[1]), (std::vector<std::string>{"/out.txt: file 644 0:0 \"made\""}));
+  EXPECT_EQ(History(r), (std::vector<std::string>{"RUN /bin/sh -c make-file # buildkit"}));
+}
+
+// ---- COPY / ADD -----------------------------------------------------------------
+
+TEST_F(BuilderTest, CopyKeepsModesAndOwnsByRoot) {
+  Put("run.sh", "#!/bin/sh\n", 0755);
+  Put("conf", "c", 0600);
+  BuildResult r = MustBuild("FROM busybox\nCOPY run.sh conf /opt/\n");
+  EXPECT_EQ(Read(r, "/opt/run.sh"), "#!/bin/sh\n");
+  EXPECT_EQ(Stat(r, "/opt/run.sh"), "100755 0:0");
+  EXPECT_EQ(Stat(r, "/opt/conf"), "100600 0:0");
+  EXPECT_EQ(Stat(r, "/opt"), "40755 0:0");
+}
+
+TEST_F(BuilderTest, CopyChownByNameAndChmod) {
+  Put("a.txt", "a");
+  BuildResult r = MustBuild(R"(FROM busybox
+COPY --chown=app a.txt /home/app/a.txt
+COPY --chown=app:staff --chmod=640 a.txt /b.txt
+COPY --chown=7:8 a.txt /c.txt
+)");
+  EXPECT_EQ(Stat(r, "/home/app/a.txt"), "100644 1000:1000");
+  EXPECT_EQ(Stat(r, "/b.txt"), "100640 1000:50");
+  EXPECT_EQ(Stat(r, "/c.txt"), "100644 7:8");
+}
+
+TEST_F(BuilderTest, CopyChownUnknownUserFails) {
+  Put("a.txt", "a");
+  auto r = Build("FROM busybox\nCOPY --chown=nobody a.txt /a\n");
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().Summary(), "Dockerfile:2:1: unable to find user nobody: no matching entries in passwd file");
+}
+
+TEST_F(BuilderTest, CopyWildcards) {
+  Put("x1.txt", "1");
+  Put("x2.txt", "2");
+  Put("y.md", "y");
+  BuildResult r = MustBuild("FROM busybox\nCOPY x*.txt /w/\n");
+  EXPECT_EQ(Read(r, "/w/x1.txt"), "1");
+  EXPECT_EQ(Read(r, "/w/x2.txt"), "2");
+  EXPECT_EQ(Stat(r, "/w/y.md"), "");
+}
+
+TEST_F(BuilderTest, CopyHonoursDockerignore) {
+  Put(".dockerignore", "*.log\nsecret.txt\n");
+  Put("keep.txt", "k");
+  Put("secret.txt", "s");
+  Put("debug.log", "l");
+  BuildResult r = MustBuild("FROM busybox\nCOPY . /app/\n");
+  EXPECT_EQ(Read(r, "/app/keep.txt"), "k");
+  EXPECT_EQ(Stat(r, "/app/secret.txt"), "");
+  EXPECT_EQ(Stat(r, "/app/debug.log"), "");
+}
+
+TEST_F(BuilderTest, CopyHeredoc) {
+  BuildResult r = MustBuild("FROM busybox\nCOPY <<EOF /etc/greeting\nhello\nEOF\n");
+  EXPECT_EQ(Read(r, "/etc/greeting"), "hello\n");
+  EXPECT_EQ(Stat(r, "/etc/greeting"), "100644 0:0");
+}
+
+TEST_F(BuilderTest, CopyDestinationRules) {
+  Put("a.txt", "a");
+  BuildResult r = MustBuild(R"(FROM busybox
+COPY a.txt /dir/
+COPY a.txt /file
+COPY a.txt /etc
+WORKDIR /w
+COPY a.txt rel
+)");
+  EXPECT_EQ(Read(r, "/dir/a.txt"), "a");
+  EXPECT_EQ(Read(r, "/file"), "a");
+  EXPECT_EQ(Read(r, "/etc/a.txt"), "a");  // an existing directory
+  EXPECT_EQ(Read(r, "/w/rel"), "a");
+}
+
+// BUG: DoCopy sets dest_dir for several sources and appends '/' to dest
+// before the check, so the check never fires and the files land in /nodir/.
+TEST_F(BuilderTest, DISABLED_CopyOfSeveralSourcesNeedsADirectory) {
+  Put("a.txt", "a");
+  Put("b.txt", "b");
+  auto r = Build("FROM busybox\nCOPY a.txt b.txt /nodir\n");
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().Summary(),
+            "Dockerfile:2:1: When using COPY with more than one source file, the destination must be a directory "
+            "and end with a /");
+}
+
+TEST_F(BuilderTest, CopyOfMissingSourceFails) {
+  auto r = Build("FROM busybox\nCOPY nothere /x\n");
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code(), ErrorCode::kNotFound);
+  EXPECT_EQ(r.error().Summary(), "Dockerfile:2:1: failed to compute cache key: \"/nothere\": not found");
+  EXPECT_EQ(r.error().hint(),
+            "the path must exist in the build context and not be excluded by .dockerignore");
+}
+
+// ---- Cache ----------------------------------------------------------------------
+
+constexpr const char* kCacheDockerfile = R"(FROM busybox
+RUN echo first
+COPY a.txt /a.txt
+RUN echo after
+)";
+
+TEST_F(BuilderTest, SecondBuildIsFullyCached) {
+  Put("a.txt", "v1");
+  BuildResult first = MustBuild(kCacheDockerfile);
+  EXPECT_EQ(worker_.argvs_ran(), (std::vector<std::string>{"/bin/sh -c echo first", "/bin/sh -c echo after"}));
+  worker_.ClearCommands();
+  progress_.Clear();
+  BuildResult second = MustBuild(kCacheDockerfile);
+  EXPECT_EQ(worker_.argvs_ran(), (std::vector<std::string>{}));
+  EXPECT_EQ(worker_.cache_hits(), 3);
+  EXPECT_EQ(progress_.StepLines(), (std::vector<std::string>{
+                                       "started [internal] load build definition from Dockerfile",
+                                       "started [1/4] FROM busybox",
+                                       "cached [2/4] RUN echo first",
+                                       "cached [3/4] COPY a.txt /a.txt",
+                                       "cached [4/4] RUN echo after",
+                                   }));
+  ASSERT_EQ(second.image.layers.size(), first.image.layers.size());
+  for (size_t i = 0; i < first.image.layers.size(); ++i)
+    EXPECT_EQ(second.image.layers[i].chain_id, first.image.layers[i].chain_id);
+  EXPECT_EQ(History(second), History(first));
+}
+
+TEST_F(BuilderTest, ChangedContextFileRerunsFromItsCopy) {
+  Put("a.txt", "v1");
+  MustBuild(kCacheDockerfile);
+  worker_.ClearCommands();
+  Put("a.txt", "v2");
+  BuildResult r = MustBuild(kCacheDockerfile);
+  EXPECT_EQ(worker_.argvs_ran(), (std::vector<std::string>{"/bin/sh -c echo after"}));
+  EXPECT_EQ(worker_.cache_hits(), 1);
+  EXPECT_EQ(Read(r, "/a.txt"), "v2");
+}
+
+TEST_F(BuilderTest, TouchedContextFileIsStillACacheHit) {
+  Put("a.txt", "v1");
+  MustBuild(kCacheDockerfile);
+  worker_.ClearCommands();
+  struct timeval times[2] = {{1000, 0}, {2000, 0}};
+  ASSERT_EQ(::utimes((ctx_->path() + "/a.txt").c_str(), times), 0);
+  MustBuild(kCacheDockerfile);
+  EXPECT_EQ(worker_.argvs_ran(), (std::vector<std::string>{}));
+  EXPECT_EQ(worker_.cache_hits(), 3);
+}
+
+TEST_F(BuilderTest, NoCacheRerunsEverything) {
+  Put("a.txt", "v1");
+  MustBuild(kCacheDockerfile);
+  worker_.ClearCommands();
+  options_.no_cache = true;
+  MustBuild(kCacheDockerfile);
+  EXPECT_EQ(worker_.argvs_ran(), (std::vector<std::string>{"/bin/sh -c echo first", "/bin/sh -c echo after"}));
+  EXPECT_EQ(worker_.cache_hits(), 0);
+}
+
+TEST_F(BuilderTest, ChangedBuildArgSeenByRunMissesTheCache) {
+  options_.build_args = {{"V", "1"}};
+  MustBuild("FROM busybox\nARG V\nRUN echo $V\n");
+  worker_.ClearCommands();
+  options_.build_args = {{"V", "2"}};
+  MustBuild("FROM busybox\nARG V\nRUN echo $V\n");
+  EXPECT_EQ(worker_.argvs_ran(), (std::vector<std::string>{"/bin/sh -c echo $V"}));
+}
+
+// ---- Multi-stage ---------------------------------------------------------------------
+
+TEST_F(BuilderTest, OnlyStagesTheTargetNeedsRun) {
+  options_.target = "app";
+  MustBuild(R"(FROM busybox AS unused
+RUN build-unused
+FROM busybox AS deps
+RUN build-deps
+FROM busybox AS app
+COPY --from=deps /etc/passwd /p
+RUN build-app
+FROM busybox AS after
+RUN build-after
+)");
+  EXPECT_EQ(worker_.argvs_ran(), (std::vector<std::string>{"/bin/sh -c build-deps", "/bin/sh -c build-app"}));
+}
+
+TEST_F(BuilderTest, IndependentStagesRunInParallel) {
+  options_.max_parallel = 4;
+  std::mutex mu;
+  std::condition_variable cv;
+  int started = 0;
+  // Each effect waits until both have started: only concurrent stages can
+  // both succeed.
+  worker_.OnRun("build-", [&](const RunRequest& req, const std::string& root) -> Result<int> {
+    std::unique_lock<std::mutex> lock(mu);
+    ++started;
+    cv.notify_all();
+    if (!cv.wait_for(lock, std::chrono::seconds(10), [&] { return started >= 2; })) return 99;
+    std::string name = req.argv.back().substr(std::string("build-").size());
+    KILN_TRY(WriteFile(root + "/" + name, name));
+    return 0;
+  });
+  BuildResult r = MustBuild(R"(FROM busybox AS a
+RUN build-a
+FROM busybox AS b
+RUN build-b
+FROM busybox
+COPY --from=a /a /a
+COPY --from=b /b /b
+)");
+  EXPECT_EQ(started, 2);
+  EXPECT_EQ(Read(r, "/a"), "a");
+  EXPECT_EQ(Read(r, "/b"), "b");
+}
+
+TEST_F(BuilderTest, FromStageInheritsEnvAndArgs) {
+  BuildResult r = MustBuild(R"(FROM busybox AS base
+ENV X=1
+WORKDIR /base
+FROM base
+RUN env
+)");
+  auto ran = worker_.commands_ran();
+  ASSERT_EQ(ran.size(), 1u);
+  EXPECT_EQ(ran[0].env, (std::vector<std::string>{"PATH=/usr/bin:/bin", "X=1"}));
+  EXPECT_EQ(ran[0].cwd, "/base");
+  EXPECT_EQ(r.image.config.config.env, (std::vector<std::string>{"PATH=/usr/bin:/bin", "X=1"}));
+}
+
+TEST_F(BuilderTest, CopyFromStageKeepsSourceOwners) {
+  worker_.OnRun("build", [](const RunRequest&, const std::string& root) -> Result<int> {
+    KILN_TRY(MakeDirs(root + "/out"));
+    KILN_TRY(WriteFile(root + "/out/bin", "binary"));
+    if (::chown((root + "/out/bin").c_str(), 1000, 1000) != 0) return 1;
+    return 0;
+  });
+  BuildResult r = MustBuild(R"(FROM busybox AS build
+RUN build
+FROM scratch
+COPY --from=build /out/ /usr/local/bin/
+)");
+  EXPECT_EQ(Read(r, "/usr/local/bin/bin"), "binary");
+  EXPECT_EQ(Stat(r, "/usr/local/bin/bin"), "100644 1000:1000");
+  EXPECT_EQ(r.image.layers.size(), 1u);
+  EXPECT_EQ(History(r), (std::vector<std::string>{"COPY /out/ /usr/local/bin/ # buildkit"}));
+}
+
+// ---- Errors ---------------------------------------------------------------------------
+
+TEST_F(BuilderTest, UnknownTargetSuggestsAStage) {
+  options_.target = "buld";
+  auto r = Build("FROM busybox AS build\nRUN x\nFROM busybox AS test\n");
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code(), ErrorCode::kNotFound);
+  EXPECT_EQ(r.error().Summary(), "target stage \"buld\" could not be found (did you mean \"build\"?)");
+  EXPECT_TRUE(worker_.commands_ran().empty());
+}
+
+TEST_F(BuilderTest, SyntaxErrorIsReportedWithLocation) {
+  auto r = Build("FROM busybox\nRUNN echo\n");
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code(), ErrorCode::kSyntax);
+  EXPECT_EQ(r.error().Summary(), "Dockerfile:2:1: unknown instruction \"RUNN\" (did you mean \"RUN\"?)");
+  EXPECT_TRUE(worker_.commands_ran().empty());
+}
+
+// Like BuildKit, a --from that names no stage is an image reference.
+TEST_F(BuilderTest, UnknownStageInCopyFrom) {
+  auto r = Build("FROM busybox\nCOPY --from=nosuch /x /x\n");
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code(), ErrorCode::kNotFound);
+  EXPECT_EQ(r.error().Summary(), "Dockerfile:2:1: image \"docker.io/library/nosuch:latest\" not found");
+}
+
+TEST_F(BuilderTest, UnknownBaseImage) {
+  auto r = Build("FROM nosuch:1\n");
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code(), ErrorCode::kNotFound);
+  EXPECT_EQ(r.error().Summary(), "Dockerfile:1:1: image \"docker.io/library/nosuch:1\" not found");
+}
+
+}  // namespace
+}  // namespace kiln::solver
