@@ -1,5 +1,6 @@
 // kiln build: docker build / buildx build flags over solver::Build.
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -20,9 +21,13 @@
 #include "cli/progress.h"
 #include "exec/executor.h"
 #include "image/reference.h"
+#include "secrets/audit.h"
 #include "secrets/source.h"
+#include "secrets/ssh_agent.h"
 #include "solver/builder.h"
+#include "store/lock.h"
 #include "sys/interrupt.h"
+#include "sys/mounts.h"
 #include "worker/local_worker.h"
 
 namespace kiln::cli {
@@ -87,6 +92,48 @@ void PrintWarnings(const std::vector<Warning>& warnings, ProgressMode mode) {
 }
 
 }  // namespace
+
+// Each kiln process gets its own runc state and scratch directory under
+// /run/kiln/<store>/<session>/, held with a lock; a directory whose lock is
+// free belonged to a process that died (kill -9), and its containers and
+// mounts are cleaned up before this build starts.
+Result<RunDir> OpenRunDir(const std::string& store_root) {
+  std::string base = "/run/kiln/" + Digest::Of(store_root).Short();
+  KILN_TRY(MakeDirs(base, 0700));
+  if (DIR* d = ::opendir(base.c_str())) {
+    std::vector<std::string> names;
+    while (struct dirent* de = ::readdir(d)) {
+      std::string n = de->d_name;
+      if (n != "." && n != "..") names.push_back(n);
+    }
+    ::closedir(d);
+    for (const auto& n : names) {
+      std::string dir = base + "/" + n;
+      auto probe = store::FileLock::Acquire(dir + "/lock", store::LockMode::kExclusive, store::LockWait::kTry);
+      if (!probe) continue;  // alive
+      exec::ExecOptions stale;
+      stale.state_dir = dir + "/runc";
+      stale.scratch_dir = dir + "/steps";
+      (void)exec::CleanupStale(stale);
+      (void)sys::UnmountAllUnder(dir);
+      (void)RemoveAll(dir);
+    }
+  }
+  RunDir run;
+  run.path = base + "/" + RandomHex(6);
+  KILN_TRY(MakeDirs(run.path, 0700));
+  KILN_TRY_ASSIGN(run.lock, store::FileLock::Acquire(run.path + "/lock", store::LockMode::kExclusive,
+                                                     store::LockWait::kBlock));
+  run.exec_options.state_dir = run.path + "/runc";
+  run.exec_options.scratch_dir = run.path + "/steps";
+  return run;
+}
+
+RunDir::~RunDir() {
+  if (path.empty()) return;
+  (void)sys::UnmountAllUnder(path);
+  (void)RemoveAll(path);
+}
 
 Result<std::string> ReadAllStdin() {
   std::string data((std::istreambuf_iterator<char>(std::cin)), std::istreambuf_iterator<char>());
@@ -191,8 +238,6 @@ Result<BuildOutcome> RunBuildRequest(const GlobalOptions& global, const BuildReq
   options.no_cache_filter = req.no_cache_filter;
   options.pull = req.pull ? solver::PullPolicy::kAlways : solver::PullPolicy::kIfMissing;
   options.check_only = req.check;
-  if (!req.ssh.empty())
-    return Fail(Error::Unsupported("--ssh is not supported yet").WithHint("use --secret for keys and tokens"));
 
   std::vector<std::string> tags;
   for (const auto& t : req.tags) {
@@ -209,7 +254,20 @@ Result<BuildOutcome> RunBuildRequest(const GlobalOptions& global, const BuildReq
     secret_specs.push_back(spec);
   }
   KILN_TRY_ASSIGN(secrets::SecretStore secret_store, secrets::LoadSecrets(secret_specs, secrets::ProcessEnv()));
+  if (req.extra_secrets)
+    for (const auto& id : req.extra_secrets->ids()) secret_store.Put(id, req.extra_secrets->Find(id)->Clone());
   options.secrets = &secret_store;
+  std::vector<secrets::SshSpec> ssh_specs;
+  for (const auto& s : req.ssh) {
+    KILN_TRY_ASSIGN(secrets::SshSpec spec, secrets::ParseSshFlag(s));
+    ssh_specs.push_back(spec);
+  }
+  std::optional<secrets::SshAgents> ssh_agents;
+  if (!ssh_specs.empty()) {
+    KILN_TRY_ASSIGN(secrets::SshAgents agents, secrets::SshAgents::Load(ssh_specs, secrets::ProcessEnv()));
+    ssh_agents.emplace(std::move(agents));
+    options.ssh = &*ssh_agents;
+  }
 
   // The context and the Dockerfile.
   std::optional<TempDir> stdin_context;
@@ -248,10 +306,9 @@ Result<BuildOutcome> RunBuildRequest(const GlobalOptions& global, const BuildReq
   // The outside world.
   sys::InstallInterruptHandler();
   KILN_TRY_ASSIGN(std::unique_ptr<Env> env, OpenEnv(global));
-  exec::ExecOptions exec_options;
-  std::string run_dir = "/run/kiln/" + Digest::Of(env->store->root()).Short();
-  exec_options.state_dir = run_dir + "/runc";
-  exec_options.scratch_dir = run_dir + "/steps";
+  KILN_TRY_ASSIGN(RunDir run, OpenRunDir(env->store->root()));
+  exec::ExecOptions exec_options = run.exec_options;
+  std::string run_dir = run.path;
   std::unique_ptr<exec::Executor> executor;
   if (!req.check) {
     KILN_TRY_ASSIGN(executor, exec::NewRuncExecutor(exec_options));
@@ -267,6 +324,12 @@ Result<BuildOutcome> RunBuildRequest(const GlobalOptions& global, const BuildReq
   auto renderer = shared && shared->progress ? nullptr : NewProgressRenderer(mode, stderr);
   solver::ProgressSink& progress = shared && shared->progress ? *shared->progress : *renderer;
   CollectingDiagnostics diags;
+  {
+    // Build-arg hygiene: a build arg that carries a secret's value, or whose
+    // name looks secret, ends up in the image history.
+    std::vector<std::pair<std::string, std::string>> args(options.build_args.begin(), options.build_args.end());
+    secrets::CheckBuildArgs(args, secret_store, diags);
+  }
   Result<solver::BuildResult> built = [&]() -> Result<solver::BuildResult> {
     if (!worker) {
       // --check never touches a worker: Build returns after the checks.

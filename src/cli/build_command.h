@@ -8,7 +8,10 @@
 #include "base/digest.h"
 #include "base/error.h"
 #include "cli/commands.h"
+#include "exec/executor.h"
 #include "solver/progress.h"
+#include "secrets/source.h"
+#include "store/lock.h"
 
 namespace kiln::cli {
 
@@ -23,6 +26,9 @@ struct BuildRequestFlags {
                       secret_leaks = "error";
   bool no_cache = false, pull = false, quiet = false, check = false, load = false, push = false;
   bool from_compose = false;
+  // Secrets whose values the caller already has (compose's environment
+  // secrets, which may come from .env); merged into the build's secrets.
+  const secrets::SecretStore* extra_secrets = nullptr;
 };
 
 struct BuildOutcome {
@@ -40,5 +46,16 @@ Result<void> RunBuild(const GlobalOptions& global, const std::vector<std::string
 Result<BuildOutcome> RunBuildRequest(const GlobalOptions& global, const BuildRequestFlags& request,
                                      SharedBuildUi* shared = nullptr);
 Result<std::string> ReadAllStdin();
+
+// This process's runc state and scratch directory, removed on destruction.
+struct RunDir {
+  std::string path;
+  store::FileLock lock;
+  exec::ExecOptions exec_options;
+  RunDir() = default;
+  RunDir(RunDir&&) = default;
+  ~RunDir();
+};
+Result<RunDir> OpenRunDir(const std::string& store_root);
 
 }  // namespace kiln::cli

@@ -2,7 +2,9 @@
 
 #include <cstdlib>
 
+#include "cli/audit_command.h"
 #include "cli/build_command.h"
+#include "cli/compose_command.h"
 #include "cli/image_commands.h"
 
 namespace kiln::cli {
@@ -17,6 +19,8 @@ const std::vector<Command>& Commands() {
   static const std::vector<Command> commands = [] {
     std::vector<Command> c = {
         {"build", "Build an image from a Dockerfile", RunBuild},
+        {"compose", "Build Compose projects (compose build, compose config)", RunCompose},
+        {"audit", "Scan an image or archive for leaked secrets", RunAudit},
     };
     for (auto& ic : ImageCommands()) c.push_back(std::move(ic));
     return c;

@@ -121,14 +121,7 @@ Result<BuildResult> Build(const BuildOptions& options, Worker& worker, ProgressS
   // Report the first real failure in Dockerfile order, masking secret values.
   for (int stage : order) {
     auto r = shared.stage_results[stage].get();
-    if (!r && r.error().message() != kCanceled) {
-      Error e = r.error();
-      Error masked(e.code(), shared.masker->MaskString(e.message()));
-      if (e.loc()) masked.At(*e.loc());
-      for (const auto& c : e.context()) masked.Wrap("{}", shared.masker->MaskString(c));
-      if (!e.hint().empty()) masked.WithHint(e.hint());
-      return Fail(std::move(masked));
-    }
+    if (!r && r.error().message() != kCanceled) return Fail(shared.masker->MaskError(r.error()));
   }
   KILN_TRY_ASSIGN(StageResult final_stage, shared.stage_results[order.back()].get());
   (void)load_step;

@@ -18,6 +18,7 @@
 
 namespace kiln::secrets {
 class SecretStore;
+class SshAgents;
 }
 
 namespace kiln::solver {
@@ -47,6 +48,8 @@ struct BuildOptions {
   std::map<std::string, std::string> named_contexts;
   // Secrets provided for this build; null for none. Must outlive Build().
   const secrets::SecretStore* secrets = nullptr;
+  // --ssh agents; null for none. Must outlive Build().
+  const secrets::SshAgents* ssh = nullptr;
   SecretLeakMode secret_leaks = SecretLeakMode::kError;
   // RFC 3339 time written into the config and new history entries; "" is
   // now (or SOURCE_DATE_EPOCH when set).

@@ -15,6 +15,7 @@
 #include "image/reference.h"
 #include "secrets/mounter.h"
 #include "secrets/source.h"
+#include "secrets/ssh_agent.h"
 #include "solver/builder_internal.h"
 #include "solver/copy.h"
 #include "solver/users.h"
@@ -56,6 +57,16 @@ Result<uint32_t> ParseOctal(const std::string& text, const SourceLoc& loc, std::
   if (text.empty() || ec != std::errc() || p != text.data() + text.size() || v > 07777)
     return Fail(Error::Syntax(loc, fmt::format("invalid {} {}: want an octal mode such as 755", what, Quote(text))));
   return v;
+}
+
+// "<<EOF", "<<-EOF", "<<'EOF'", "<<\"EOF\"": the marker of heredoc `name`.
+bool IsHeredocMarker(std::string_view text, const std::string& name) {
+  if (!text.starts_with("<<")) return false;
+  text.remove_prefix(2);
+  if (text.starts_with('-')) text.remove_prefix(1);
+  if (text.size() >= 2 && (text.front() == '\'' || text.front() == '"') && text.back() == text.front())
+    text = text.substr(1, text.size() - 2);
+  return text == name;
 }
 
 class StageBuilder {
@@ -407,7 +418,7 @@ Result<void> StageBuilder::DoRun(const df::Instruction& ins) {
     argv = c.args;
   } else {
     std::string script = c.args.empty() ? "" : c.args[0];
-    if (c.heredocs.size() == 1 && TrimSpace(script) == "<<" + c.heredocs[0].name) {
+    if (c.heredocs.size() == 1 && IsHeredocMarker(TrimSpace(script), c.heredocs[0].name)) {
       // `RUN <<EOF` alone: the heredoc is the script.
       script = c.heredocs[0].content;
     } else {
@@ -437,6 +448,7 @@ Result<void> StageBuilder::DoRun(const df::Instruction& ins) {
                                    JsonArray(req.env), req.cwd, req.user, static_cast<int>(req.network),
                                    static_cast<int>(run.security));
   std::vector<secrets::SecretMountRequest> secret_requests;
+  std::vector<secrets::SshMountRequest> ssh_requests;
   bool uses_secrets = false;
   std::vector<std::pair<ImageState, const df::Mount*>> stage_binds;
   for (const auto& m : run.mounts) {
@@ -473,8 +485,17 @@ Result<void> StageBuilder::DoRun(const df::Instruction& ins) {
         }
         break;
       }
-      case df::MountType::kSsh:
-        return Fail(Error::Unsupported("RUN --mount=type=ssh is not supported yet").At(m.loc));
+      case df::MountType::kSsh: {
+        secrets::SshMountRequest r;
+        r.id = m.id.empty() ? "default" : m.id;
+        r.target = m.target;
+        r.required = m.required ? secrets::Requirement::kRequired : secrets::Requirement::kOptional;
+        r.mode = static_cast<int>(m.mode.value_or(0600));
+        r.uid = static_cast<int>(m.uid.value_or(0));
+        r.gid = static_cast<int>(m.gid.value_or(0));
+        ssh_requests.push_back(r);
+        break;
+      }
       default:
         break;
     }
@@ -530,6 +551,20 @@ Result<void> StageBuilder::DoRun(const df::Instruction& ins) {
         for (const auto& e : step_secrets->env()) req.env.push_back(e.name + "=" + std::string(e.value.view()));
       }
     }
+    std::optional<secrets::StepSsh> step_ssh;
+    if (!ssh_requests.empty()) {
+      if (!shared_.options.ssh) {
+        for (const auto& r : ssh_requests)
+          if (r.required == secrets::Requirement::kRequired)
+            return Fail(Error::NotFound(fmt::format("ssh agent {} is required but was not provided", Quote(r.id)))
+                            .WithHint("pass --ssh default (uses $SSH_AUTH_SOCK) or --ssh " + r.id + "=KEYFILE"));
+      } else {
+        KILN_TRY_ASSIGN(auto s, secrets::PrepareSsh(ssh_requests, *shared_.options.ssh, shared_.worker.scratch_dir()));
+        step_ssh.emplace(std::move(s));
+        for (const auto& b : step_ssh->mounts()) req.binds.push_back({b.source, b.target, true});
+        for (const auto& [k, v] : step_ssh->env()) req.env.push_back(k + "=" + v);
+      }
+    }
     // Output goes through the masker before anything shows it.
     auto out_mask = shared_.masker->NewStream();
     auto err_mask = shared_.masker->NewStream();
@@ -566,6 +601,7 @@ Result<void> StageBuilder::DoRun(const df::Instruction& ins) {
     for (auto& e : req.env) std::fill(e.begin(), e.end(), '\0');
     req.env.clear();
     if (step_secrets) KILN_TRY(step_secrets->Cleanup());
+    if (step_ssh) step_ssh->Stop();
     if (!status) return Fail(std::move(status).error());
     if (*status != 0) {
       if (!partial.empty()) tail.push_back(partial);
@@ -672,7 +708,7 @@ Result<void> StageBuilder::DoCopy(const df::Instruction& ins, bool is_add) {
   for (const auto& src : args.sources) {
     const df::Heredoc* heredoc = nullptr;
     for (const auto& h : args.heredocs)
-      if (src == "<<" + h.name || src == "<<-" + h.name) heredoc = &h;
+      if (IsHeredocMarker(src, h.name)) heredoc = &h;
     if (heredoc) {
       heredocs.push_back(heredoc);
       record += fmt::format("heredoc {} {}\n", heredoc->name, Digest::Of(heredoc->content).str());
