@@ -7,9 +7,11 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <ctime>
 #include <iostream>
+#include <map>
 #include <set>
 
 #include "archive/layer.h"
@@ -46,13 +48,63 @@ Result<ParsedFlags> Parse(std::vector<FlagSpec> specs, const std::vector<std::st
     std::string want = min_args == max_args ? fmt::format("exactly {}", min_args)
                        : max_args == SIZE_MAX ? fmt::format("at least {}", min_args)
                                               : fmt::format("{} to {}", min_args, max_args);
-    return Fail(Error::Usage(fmt::format("\"{}\" requires {} argument{}", command, want, max_args == 1 ? "" : "s"))
+    size_t shown = max_args == SIZE_MAX ? min_args : max_args;
+    return Fail(Error::Usage(fmt::format("\"{}\" requires {} argument{}", command, want, shown == 1 ? "" : "s"))
                     .WithHint(fmt::format("usage: {} {}", command, usage)));
   }
   return flags;
 }
 
+// Copies stdin to a new file at `path`; returns the byte count.
+Result<int64_t> CopyStdinToFile(const std::string& path) {
+  KILN_TRY_ASSIGN(Fd out, OpenFile(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600));
+  int64_t total = 0;
+  std::string buf(1 << 20, '\0');
+  for (;;) {
+    ssize_t n = ::read(0, buf.data(), buf.size());
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return Fail(Error::Io("stdin", errno, "read"));
+    }
+    if (n == 0) return total;
+    KILN_TRY(WriteAll(out.get(), std::string_view(buf.data(), static_cast<size_t>(n)), path));
+    total += n;
+  }
+}
+
+// go-units' HumanSize (4 significant digits), which `docker system df`
+// uses; image::HumanSize is the 3-digit form of `docker images`.
+std::string HumanSize4(int64_t bytes) {
+  static const char* const kUnits[] = {"B", "kB", "MB", "GB", "TB", "PB", "EB", "ZB", "YB"};
+  double size = static_cast<double>(bytes);
+  size_t i = 0;
+  while (size >= 1000.0 && i + 1 < std::size(kUnits)) {
+    size /= 1000.0;
+    ++i;
+  }
+  return fmt::format("{:.4g}{}", size, kUnits[i]);
+}
+
 std::string ShortId(const Digest& d) { return d.hex().substr(0, 12); }
+
+// Lays out `table` (header first) as docker's tabwriter does (min cell
+// width 10, padding 3); the last column is not padded.
+std::string RenderTable(const std::vector<std::vector<std::string>>& table) {
+  std::vector<size_t> widths;
+  for (const auto& line : table) {
+    if (widths.size() < line.size()) widths.resize(line.size(), 0);
+    for (size_t i = 0; i < line.size(); ++i) widths[i] = std::max({widths[i], line[i].size() + 3, size_t{10}});
+  }
+  std::string out;
+  for (const auto& line : table) {
+    for (size_t i = 0; i < line.size(); ++i) {
+      out += line[i];
+      if (i + 1 < line.size()) out += std::string(widths[i] - line[i].size(), ' ');
+    }
+    out += "\n";
+  }
+  return out;
+}
 
 std::vector<std::string> TagsOf(Env& env, const Digest& manifest) {
   std::vector<std::string> out;
@@ -95,25 +147,31 @@ Result<void> Images(const GlobalOptions& g, const std::vector<std::string>& argv
   };
   std::vector<Row> rows;
   std::set<std::string> seen_ids;
+  // The optional filter is a name ("busybox", all its tags) or name:tag,
+  // normalized like any reference.
+  std::optional<image::Reference> filter;
+  if (!f.args().empty()) {
+    KILN_TRY_ASSIGN(filter, image::Reference::Parse(f.args()[0], image::DefaultTag::kNone));
+  }
   for (const auto& img : images) {
     std::string id = f.Bool("no-trunc") ? img.config.str() : ShortId(img.config);
-    auto add = [&](std::string repo, std::string tag) {
-      if (!f.args().empty()) {
-        std::string want = f.args()[0];
-        if (want != repo && want != repo + ":" + tag) return;
+    auto add = [&](std::string repo, std::string tag, const image::Reference* ref) {
+      if (filter) {
+        if (!ref || ref->Name() != filter->Name()) return;
+        if (!filter->tag().empty() && filter->tag() != ref->tag()) return;
       }
       std::string created = img.created > 0 ? image::HumanDuration(now - img.created) + " ago" : "N/A";
       rows.push_back({repo, tag, id, "sha256:" + img.manifest.hex(), created, image::HumanSize(img.size)});
     };
     if (img.tags.empty()) {
-      add("<none>", "<none>");
+      add("<none>", "<none>", nullptr);
       continue;
     }
     for (const auto& t : img.tags) {
       auto ref = image::Reference::Parse(t);
       if (!ref) continue;
       std::string familiar = ref->FamiliarName();
-      add(familiar, ref->tag().empty() ? "<none>" : ref->tag());
+      add(familiar, ref->tag().empty() ? "<none>" : ref->tag(), &*ref);
     }
   }
   if (f.Bool("quiet")) {
@@ -132,18 +190,7 @@ Result<void> Images(const GlobalOptions& g, const std::vector<std::string>& argv
     for (const auto& c : {r.id, r.created, r.size}) line.push_back(c);
     table.push_back(line);
   }
-  std::vector<size_t> widths(header.size(), 0);
-  for (const auto& line : table)
-    for (size_t i = 0; i < line.size(); ++i) widths[i] = std::max(widths[i], line[i].size());
-  std::string out;
-  for (const auto& line : table) {
-    std::string text;
-    for (size_t i = 0; i < line.size(); ++i) {
-      text += line[i];
-      if (i + 1 < line.size()) text += std::string(widths[i] - line[i].size() + 3, ' ');
-    }
-    out += std::string(TrimSpace(text)) + "\n";
-  }
+  std::string out = RenderTable(table);
   std::fputs(out.c_str(), stdout);
   return Ok();
 }
@@ -152,9 +199,12 @@ Result<void> Tag(const GlobalOptions& g, const std::vector<std::string>& argv) {
   bool help;
   KILN_TRY_ASSIGN(ParsedFlags f, Parse({}, argv, "kiln tag", "SOURCE_IMAGE[:TAG] TARGET_IMAGE[:TAG]", 2, 2, &help));
   if (help) return Ok();
+  // As docker, the target is checked before the source is looked up.
+  KILN_TRY_ASSIGN(image::Reference target, image::Reference::Parse(f.args()[1]));
+  if (target.digest())
+    return Fail(Error::Invalid(fmt::format("invalid tag {}: a tag cannot contain a digest", Quote(f.args()[1]))));
   KILN_TRY_ASSIGN(auto env, OpenEnv(g));
   KILN_TRY_ASSIGN(worker::StoredImage img, env->images->Find(f.args()[0]));
-  KILN_TRY_ASSIGN(image::Reference target, image::Reference::Parse(f.args()[1]));
   return env->store->SetTag(target.String(), img.record.manifest);
 }
 
@@ -170,7 +220,8 @@ Result<void> Rmi(const GlobalOptions& g, const std::vector<std::string>& argv) {
     std::vector<std::string> tags = TagsOf(*env, img.record.manifest);
     auto ref = image::Reference::Parse(name);
     bool by_tag = ref && std::find(tags.begin(), tags.end(), ref->String()) != tags.end();
-    if (by_tag && tags.size() > 1 && !f.Bool("force")) {
+    // As docker: a name with other names left only untags, -f or not.
+    if (by_tag && tags.size() > 1) {
       KILN_TRY(env->store->RemoveTag(ref->String()));
       out += fmt::format("Untagged: {}\n", ref->FamiliarString());
       continue;
@@ -240,17 +291,16 @@ Result<void> Load(const GlobalOptions& g, const std::vector<std::string>& argv) 
                                        argv, "kiln load", "[OPTIONS]", 0, 0, &help));
   if (help) return Ok();
   std::string input = f.Value("input");
-  std::optional<TempDir> tmp;
-  if (input.empty() || input == "-") {
-    KILN_TRY_ASSIGN(TempDir t, TempDir::Create("kiln-load"));
-    input = t.path() + "/input.tar";
-    KILN_TRY_ASSIGN(std::string data, ReadAllStdinBytes());
-    if (data.empty())
-      return Fail(Error::Usage("requested load from stdin, but stdin is empty").WithHint("use kiln load -i FILE"));
-    KILN_TRY(WriteFile(input, data));
-    tmp.emplace(std::move(t));
-  }
   KILN_TRY_ASSIGN(auto env, OpenEnv(g));
+  if (input.empty() || input == "-") {
+    // Spooled into the session's work area, which the store removes even
+    // if this process is killed.
+    KILN_TRY_ASSIGN(std::string dir, env->store->CreateWorkDir());
+    input = JoinPath(dir, "input.tar");
+    KILN_TRY_ASSIGN(int64_t n, CopyStdinToFile(input));
+    if (n == 0)
+      return Fail(Error::Usage("requested load from stdin, but stdin is empty").WithHint("use kiln load -i FILE"));
+  }
   std::string out;
   auto visit = [&](const image::LoadedImage& loaded, image::BlobReader& blobs) -> Result<void> {
     std::vector<Digest> digests = {loaded.manifest.config.digest};
@@ -319,8 +369,8 @@ Result<void> Import(const GlobalOptions& g, const std::vector<std::string>& argv
   // The rootfs tarball (plain or compressed) is unpacked safely, then
   // written back as one normalized layer.
   KILN_TRY_ASSIGN(auto env, OpenEnv(g));
-  KILN_TRY_ASSIGN(TempDir tmp, TempDir::Create("kiln-import"));
-  std::string rootfs = tmp.path() + "/rootfs";
+  KILN_TRY_ASSIGN(std::string work, env->store->CreateWorkDir());
+  std::string rootfs = JoinPath(work, "rootfs");
   KILN_TRY(MakeDirs(rootfs));
   {
     Fd fd;
@@ -430,7 +480,7 @@ Result<void> Push(const GlobalOptions& g, const std::vector<std::string>& argv) 
   if (help) return Ok();
   KILN_TRY_ASSIGN(image::Reference ref, image::Reference::Parse(f.args()[0]));
   KILN_TRY_ASSIGN(auto env, OpenEnv(g));
-  KILN_TRY_ASSIGN(worker::StoredImage img, env->images->Find(ref.String()));
+  KILN_TRY_ASSIGN(worker::StoredImage img, env->images->Find(f.args()[0]));
   auto digest = env->registry->Push(ref, {img.manifest_json, img.manifest.media_type.empty()
                                                                  ? std::string(image::kOciManifest)
                                                                  : img.manifest.media_type, {}},
@@ -491,12 +541,20 @@ Result<void> Prune(const GlobalOptions& g, const std::vector<std::string>& argv)
     opt.images = store::PruneImages::kAll;
     opt.cache_mounts = true;
   }
+  // Images are reported by ID (config digest) as docker does; the report
+  // names manifests, so remember which config each one had.
+  std::map<Digest, Digest> ids;
+  if (auto before = env->store->ListImages())
+    for (const auto& img : *before) ids[img.manifest] = img.config;
   KILN_TRY_ASSIGN(store::PruneReport report, env->store->Prune(opt));
   std::string out;
   if (!report.images.empty()) {
     out += "Deleted Images:\n";
-    for (const auto& t : report.tags) out += "untagged: " + t + "\n";
-    for (const auto& d : report.images) out += "deleted: " + d.str() + "\n";
+    for (const auto& t : report.tags) {
+      auto r = image::Reference::Parse(t);
+      out += "untagged: " + (r ? r->FamiliarString() : t) + "\n";
+    }
+    for (const auto& d : report.images) out += "deleted: " + (ids.count(d) ? ids[d] : d).str() + "\n";
     out += "\n";
   }
   if (!report.cache_entries.empty()) out += fmt::format("Deleted build cache objects: {}\n", report.cache_entries.size());
@@ -514,16 +572,15 @@ Result<void> System(const GlobalOptions& g, const std::vector<std::string>& argv
   if (help) return Ok();
   KILN_TRY_ASSIGN(auto env, OpenEnv(g));
   KILN_TRY_ASSIGN(store::DiskUsage du, env->store->GetDiskUsage());
-  auto row = [](const char* type, const store::UsageRow& r) {
+  auto row = [](const char* type, const store::UsageRow& r) -> std::vector<std::string> {
     int pct = r.size > 0 ? static_cast<int>(100 * r.reclaimable / r.size) : 0;
-    return fmt::format("{:<16}{:<8}{:<12}{}\n", type, r.count, image::HumanSize(r.size),
-                       fmt::format("{} ({}%)", image::HumanSize(r.reclaimable), pct));
+    return {type, std::to_string(r.count), HumanSize4(r.size), fmt::format("{} ({}%)", HumanSize4(r.reclaimable), pct)};
   };
-  std::string out = fmt::format("{:<16}{:<8}{:<12}{}\n", "TYPE", "TOTAL", "SIZE", "RECLAIMABLE");
-  out += row("Images", du.images);
-  out += row("Layers", du.snapshots);
-  out += row("Build Cache", du.build_cache);
-  out += row("Cache Mounts", du.cache_mounts);
+  std::string out = RenderTable({{"TYPE", "TOTAL", "SIZE", "RECLAIMABLE"},
+                                 row("Images", du.images),
+                                 row("Layers", du.snapshots),
+                                 row("Build Cache", du.build_cache),
+                                 row("Cache Mounts", du.cache_mounts)});
   std::fputs(out.c_str(), stdout);
   return Ok();
 }

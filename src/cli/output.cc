@@ -105,8 +105,8 @@ Result<void> SaveImages(Env& env, const std::vector<worker::StoredImage>& images
   auto fmt_kind = format == SaveFormat::kOci ? image::ArchiveFormat::kOciArchive : image::ArchiveFormat::kDockerArchive;
   if (path == "-") {
     // Write to a temp file, then copy to stdout: the writer renames into place.
-    KILN_TRY_ASSIGN(TempDir tmp, TempDir::Create("kiln-save"));
-    std::string file = tmp.path() + "/image.tar";
+    KILN_TRY_ASSIGN(std::string dir, env.store->CreateWorkDir());
+    std::string file = JoinPath(dir, "image.tar");
     KILN_TRY(image::WriteImageArchive(file, fmt_kind, to_save, StoreBlobs(env)));
     KILN_TRY_ASSIGN(Fd fd, OpenFile(file, O_RDONLY));
     char buf[1 << 16];
@@ -152,8 +152,8 @@ Result<void> WriteOutput(Env& env, const worker::StoredImage& image, const std::
       return FlattenImage(env, image, out.dest);
     }
     case OutputSpec::Type::kTar: {
-      KILN_TRY_ASSIGN(TempDir tmp, TempDir::Create("kiln-tar"));
-      KILN_TRY(FlattenImage(env, image, tmp.path()));
+      KILN_TRY_ASSIGN(std::string tmp, env.store->CreateWorkDir());
+      KILN_TRY(FlattenImage(env, image, tmp));
       Fd file;
       int fd = 1;
       if (out.dest != "-") {
@@ -163,7 +163,7 @@ Result<void> WriteOutput(Env& env, const worker::StoredImage& image, const std::
       archive::FdSink sink(fd, out.dest == "-" ? "stdout" : out.dest);
       archive::LayerWriteOptions opt;
       opt.compression.compression = archive::Compression::kNone;
-      KILN_TRY(archive::WriteLayerFromDir(tmp.path(), sink, opt));
+      KILN_TRY(archive::WriteLayerFromDir(tmp, sink, opt));
       return Ok();
     }
   }
@@ -204,8 +204,8 @@ Result<void> LoadIntoDocker(Env& env, const worker::StoredImage& image, const st
       return Fail(Error::Unsupported(fmt::format("--load supports unix:// DOCKER_HOST only, got {}", Quote(h))));
     socket = h.substr(7);
   }
-  KILN_TRY_ASSIGN(TempDir tmp, TempDir::Create("kiln-load"));
-  std::string file = tmp.path() + "/image.tar";
+  KILN_TRY_ASSIGN(std::string dir, env.store->CreateWorkDir());
+  std::string file = JoinPath(dir, "image.tar");
   KILN_TRY(SaveImages(env, {image}, {tags}, SaveFormat::kDocker, file));
   KILN_TRY_ASSIGN(Fd fd, OpenFile(file, O_RDONLY));
   int raw = fd.get();
