@@ -902,5 +902,88 @@ TEST_F(BuilderTest, CheckOnlyRunsNothing) {
   EXPECT_EQ(worker_.mounts(), 0);
 }
 
+// ---- Variables ---------------------------------------------------------------------
+
+TEST_F(BuilderTest, EnvExpandsEarlierEnvAndShadowsArg) {
+  // Within one ENV, references see the values from before it (Docker's
+  // "ENV abc=bye def=$abc" gives def=hello).
+  MustBuild("FROM busybox\nARG X=1\nENV A=a\nENV B=${A}b A=z C=$A\nENV X=2\nRUN x\n");
+  auto ran = worker_.commands_ran();
+  ASSERT_EQ(ran.size(), 1u);
+  EXPECT_EQ(ran[0].env, (std::vector<std::string>{"PATH=/usr/bin:/bin", "A=z", "B=ab", "C=a", "X=2"}));
+}
+
+TEST_F(BuilderTest, GlobalArgIsVisibleInAStageOnlyWhenRedeclared) {
+  MustBuild("ARG G=1\nFROM busybox AS one\nRUN x\nFROM one\nARG G\nRUN y\n");
+  auto ran = worker_.commands_ran();
+  ASSERT_EQ(ran.size(), 2u);
+  EXPECT_EQ(ran[0].env, (std::vector<std::string>{"PATH=/usr/bin:/bin"}));
+  EXPECT_EQ(ran[1].env, (std::vector<std::string>{"PATH=/usr/bin:/bin", "G=1"}));
+}
+
+TEST_F(BuilderTest, ProxyBuildArgsReachRunWithoutArgAndStayOutOfHistory) {
+  options_.build_args = {{"HTTP_PROXY", "http://proxy:3128"}};
+  BuildResult r = MustBuild("FROM busybox\nRUN fetch\n");
+  auto ran = worker_.commands_ran();
+  ASSERT_EQ(ran.size(), 1u);
+  EXPECT_EQ(ran[0].env, (std::vector<std::string>{"PATH=/usr/bin:/bin", "HTTP_PROXY=http://proxy:3128"}));
+  EXPECT_EQ(History(r), (std::vector<std::string>{"RUN /bin/sh -c fetch # buildkit (empty)"}));
+}
+
+TEST_F(BuilderTest, RunUserIsPassedAsWritten) {
+  MustBuild("FROM busybox\nUSER 1000:50\nRUN id\n");
+  auto ran = worker_.commands_ran();
+  ASSERT_EQ(ran.size(), 1u);
+  EXPECT_EQ(ran[0].user, "1000:50");
+}
+
+TEST_F(BuilderTest, RunHeredocAfterACommandIsAppendedToTheScript) {
+  MustBuild("FROM busybox\nRUN cat <<EOF > /file\nhello\nEOF\n");
+  EXPECT_EQ(worker_.argvs_ran(), (std::vector<std::string>{"/bin/sh -c cat <<EOF > /file\nhello\nEOF"}));
+}
+
+TEST_F(BuilderTest, OnbuildOfAStageFiresInTheStageBuiltFromIt) {
+  BuildResult r = MustBuild("FROM busybox AS base\nONBUILD RUN trigger\nRUN own\nFROM base\nRUN child\n");
+  EXPECT_EQ(worker_.argvs_ran(),
+            (std::vector<std::string>{"/bin/sh -c own", "/bin/sh -c trigger", "/bin/sh -c child"}));
+  EXPECT_EQ(r.image.config.config.on_build, (std::vector<std::string>{}));
+}
+
+TEST_F(BuilderTest, InvalidChmodIsASyntaxError) {
+  Put("a.txt", "a");
+  auto r = Build("FROM busybox\nCOPY --chmod=9z a.txt /a\n");
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().Summary(), "Dockerfile:2:1: invalid --chmod \"9z\": want an octal mode such as 755");
+}
+
+TEST_F(BuilderTest, CopyFromALaterStageIsAnError) {
+  options_.target = "first";
+  auto r = Build("FROM busybox AS first\nCOPY --from=second /etc/passwd /p\nFROM busybox AS second\n");
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code(), ErrorCode::kSyntax);
+  EXPECT_EQ(r.error().Summary(), "Dockerfile:2:1: stage \"second\" must be defined before it is used");
+}
+
+TEST_F(BuilderTest, RunDeletingAFileHidesItInLaterSteps) {
+  worker_.OnRun("rm-group", [](const RunRequest&, const std::string& root) -> Result<int> {
+    KILN_TRY(RemoveAll(root + "/etc/group"));
+    return 0;
+  });
+  BuildResult r = MustBuild("FROM busybox\nRUN rm-group\n");
+  EXPECT_EQ(Stat(r, "/etc/group"), "");
+  EXPECT_EQ(Read(r, "/etc/passwd"), kPasswd);
+  ASSERT_EQ(r.image.layers.size(), 2u);
+  EXPECT_EQ(worker_.LayerListing(r.image.layers[1]), (std::vector<std::string>{"/etc/group: deleted"}));
+}
+
+TEST_F(BuilderTest, NoCacheFilterRerunsOnlyThatStage) {
+  const char* text = "FROM busybox AS deps\nRUN deps\nFROM deps AS app\nRUN app\n";
+  MustBuild(text);
+  worker_.ClearCommands();
+  options_.no_cache_filter = {"app"};
+  MustBuild(text);
+  EXPECT_EQ(worker_.argvs_ran(), (std::vector<std::string>{"/bin/sh -c app"}));
+}
+
 }  // namespace
 }  // namespace kiln::solver
