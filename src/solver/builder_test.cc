@@ -985,5 +985,33 @@ TEST_F(BuilderTest, NoCacheFilterRerunsOnlyThatStage) {
   EXPECT_EQ(worker_.argvs_ran(), (std::vector<std::string>{"/bin/sh -c app"}));
 }
 
+TEST_F(BuilderTest, ParallelStagesShareAnIdenticalStepAndRunItOnce) {
+  options_.max_parallel = 4;
+  MustBuild(R"(FROM busybox AS a
+RUN setup
+RUN build-a
+FROM busybox AS b
+RUN setup
+RUN build-b
+FROM busybox
+COPY --from=a /etc/passwd /a
+COPY --from=b /etc/passwd /b
+)");
+  auto ran = worker_.argvs_ran();
+  std::sort(ran.begin(), ran.end());
+  EXPECT_EQ(ran, (std::vector<std::string>{"/bin/sh -c build-a", "/bin/sh -c build-b", "/bin/sh -c setup"}));
+  EXPECT_EQ(worker_.cache_hits(), 1);
+}
+
+TEST_F(BuilderTest, SameRunOnADifferentBaseMissesTheCache) {
+  image::ImageConfig cfg;
+  cfg.config.env = {"PATH=/usr/bin:/bin"};
+  ASSERT_TRUE(worker_.AddImage("example.com/other:1", cfg, {}));
+  MustBuild("FROM busybox\nRUN same\n");
+  worker_.ClearCommands();
+  MustBuild("FROM example.com/other:1\nRUN same\n");
+  EXPECT_EQ(worker_.argvs_ran(), (std::vector<std::string>{"/bin/sh -c same"}));
+}
+
 }  // namespace
 }  // namespace kiln::solver
