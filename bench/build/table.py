@@ -1,0 +1,87 @@
+#!/usr/bin/env python3
+"""table.py RESULTS.TSV: prints bench/build's "target vs measured" markdown table.
+
+RESULTS.TSV has one "key<TAB>value" line per measurement written by run.sh
+(seconds for series medians, KiB for RSS, FAIL for a failed series).
+"""
+import sys
+
+
+def main():
+    vals = {}
+    for line in open(sys.argv[1]):
+        key, _, value = line.rstrip("\n").partition("\t")
+        vals[key] = value
+
+    def num(key):
+        v = vals.get(key)
+        try:
+            return float(v)
+        except (TypeError, ValueError):
+            return None
+
+    rows = []
+
+    def row(what, target, measured, ok, note=""):
+        verdict = "n/a" if ok is None else ("PASS" if ok else "MISS")
+        rows.append((what, target, measured, verdict, note))
+
+    def missing(*keys):
+        bad = [k for k in keys if num(k) is None]
+        return ", ".join("%s=%s" % (k, vals.get(k, "not run")) for k in bad)
+
+    if "noop" in vals:
+        t = num("noop")
+        if t is None:
+            row("no-op rebuild, 30 instructions", "<= 50 ms", "FAIL", False)
+        else:
+            row("no-op rebuild, 30 instructions", "<= 50 ms", "%.1f ms" % (t * 1e3), t <= 0.050)
+    if "run5" in vals or "runc_bare" in vals:
+        if missing("run5", "run0", "runc_bare"):
+            row("RUN true vs bare runc run", "<= 1.5x", "FAIL (%s)" % missing("run5", "run0", "runc_bare"), False)
+        else:
+            per = (num("run5") - num("run0")) / 5
+            bare = num("runc_bare")
+            row("RUN true vs bare runc run", "<= 1.5x", "%.2fx" % (per / bare), per / bare <= 1.5,
+                "%.1f ms per RUN (5-RUN %.0f ms - 0-RUN %.0f ms) / 5; runc %.1f ms"
+                % (per * 1e3, num("run5") * 1e3, num("run0") * 1e3, bare * 1e3))
+    if "copy_cold" in vals:
+        if missing("copy_cold", "tar_sha"):
+            row("COPY . 300 MiB cold vs tar|sha256sum", "<= 2x", "FAIL (%s)" % missing("copy_cold", "tar_sha"), False)
+        else:
+            r = num("copy_cold") / num("tar_sha")
+            row("COPY . 300 MiB cold vs tar|sha256sum", "<= 2x", "%.2fx" % r, r <= 2,
+                "kiln %.2f s, tar|sha256sum %.2f s" % (num("copy_cold"), num("tar_sha")))
+    if "copy_warm" in vals:
+        t = num("copy_warm")
+        row("COPY . 300 MiB, unchanged rebuild", "(none)", "FAIL" if t is None else "%.3f s" % t, None)
+    if "copy_edit" in vals:
+        t = num("copy_edit")
+        row("COPY . 300 MiB, one small file changed", "<= 0.5 s", "FAIL" if t is None else "%.3f s" % t,
+            t is not None and t <= 0.5)
+    if "par3" in vals:
+        stage = num("stage_cpu")
+        if missing("par3", "stage_cpu"):
+            row("3 stages x 1.5 s CPU, 2 cores", "<= 1.15 x 2.25 s", "FAIL (%s)" % missing("par3", "stage_cpu"), False)
+        else:
+            limit = 1.15 * 1.5 * stage
+            note = "one stage = %.2f s CPU (SPIN=%s), limit %.2f s" % (stage, vals.get("spin"), limit)
+            if num("par1") is not None:
+                note += "; 1-stage build %.2f s" % num("par1")
+            row("3 stages x 1.5 s CPU, 2 cores", "<= 1.15 x 2.25 s", "%.2f s" % num("par3"), num("par3") <= limit, note)
+    if "rss_cold_kib" in vals:
+        kib = num("rss_cold_kib")
+        note = ""
+        if num("rss_warm_kib") is not None:
+            note = "unchanged rebuild: %.1f MiB" % (num("rss_warm_kib") / 1024)
+        row("peak RSS, COPY . 300 MiB cold", "<= 100 MiB", "FAIL" if kib is None else "%.1f MiB" % (kib / 1024),
+            kib is not None and kib <= 100 * 1024, note)
+
+    print("| target | limit | measured | verdict | detail |")
+    print("|---|---|---|---|---|")
+    for r in rows:
+        print("| %s |" % " | ".join(r))
+
+
+if __name__ == "__main__":
+    main()
