@@ -228,11 +228,14 @@ TEST_F(BuilderTest, RunHistoryWithoutArgsHasNoPrefix) {
 
 // BuildKit writes `CMD %q` of the argv: Go's quoting of a []string,
 // space-separated ("CMD [\"/bin/sh\" \"-c\" \"echo run\"]").
-// BUG: stage_builder.cc writes JsonArray() ("CMD [\"/bin/sh\",\"-c\",\"echo run\"]"),
-// with commas; the same for ENTRYPOINT and SHELL.
-TEST_F(BuilderTest, DISABLED_CmdHistoryUsesGoQuotedList) {
+TEST_F(BuilderTest, CmdHistoryUsesGoQuotedList) {
   BuildResult r = MustBuild("FROM busybox\nCMD echo run\n");
   EXPECT_EQ(History(r), (std::vector<std::string>{"CMD [\"/bin/sh\" \"-c\" \"echo run\"] (empty)"}));
+}
+
+TEST_F(BuilderTest, EntrypointHistoryUsesGoQuotedList) {
+  BuildResult r = MustBuild("FROM busybox\nENTRYPOINT [\"/app\", \"--flag\"]\n");
+  EXPECT_EQ(History(r), (std::vector<std::string>{"ENTRYPOINT [\"/app\" \"--flag\"] (empty)"}));
 }
 
 TEST_F(BuilderTest, OnbuildTriggersOfTheBaseRunFirstAndAreConsumed) {
