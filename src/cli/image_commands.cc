@@ -303,6 +303,25 @@ Result<void> Load(const GlobalOptions& g, const std::vector<std::string>& argv) 
   }
   std::string out;
   auto visit = [&](const image::LoadedImage& loaded, image::BlobReader& blobs) -> Result<void> {
+    std::vector<std::string> names;
+    for (const auto& n : loaded.names) names.push_back(n.String());
+    auto report = [&](const Digest& id) {
+      if (names.empty()) out += fmt::format("Loaded image ID: {}\n", id.str());
+      for (const auto& n : loaded.names) out += fmt::format("Loaded image: {}\n", n.FamiliarString());
+    };
+    // An image ID is its config digest: like docker, loading an image whose
+    // ID is already stored (say, from a docker archive, whose manifest is
+    // synthesized) re-tags the stored image instead of adding a second
+    // record with the same ID.
+    if (!env->store->blobs().Has(loaded.manifest_digest)) {
+      KILN_TRY_ASSIGN(auto stored, env->store->ListImages());
+      for (const auto& rec : stored) {
+        if (rec.config != loaded.manifest.config.digest) continue;
+        for (const auto& n : names) KILN_TRY(env->store->SetTag(n, rec.manifest));
+        report(rec.config);
+        return Ok();
+      }
+    }
     std::vector<Digest> digests = {loaded.manifest.config.digest};
     for (const auto& l : loaded.manifest.layers) digests.push_back(l.digest);
     for (const auto& d : digests) {
@@ -311,11 +330,8 @@ Result<void> Load(const GlobalOptions& g, const std::vector<std::string>& argv) 
       KILN_TRY(blobs.ReadBlob(d, [&w](std::string_view chunk) { return w.Write(chunk); }));
       KILN_TRY(w.Commit(d));
     }
-    std::vector<std::string> names;
-    for (const auto& n : loaded.names) names.push_back(n.String());
     KILN_TRY_ASSIGN(worker::StoredImage img, env->images->Register(loaded.manifest_json, names));
-    if (names.empty()) out += fmt::format("Loaded image ID: {}\n", img.record.config.str());
-    for (const auto& n : loaded.names) out += fmt::format("Loaded image: {}\n", n.FamiliarString());
+    report(img.record.config);
     return Ok();
   };
   auto r = image::ReadImageArchive(input, visit);
@@ -342,10 +358,12 @@ Result<void> Save(const GlobalOptions& g, const std::vector<std::string>& argv) 
   std::vector<std::vector<std::string>> names;
   for (const auto& name : f.args()) {
     KILN_TRY_ASSIGN(worker::StoredImage img, env->images->Find(name));
+    // As docker: saved by name, the archive carries that name; saved by
+    // ID, no name.
     std::vector<std::string> n;
     auto ref = image::Reference::Parse(name);
-    if (ref && name.find(':') != std::string::npos) n.push_back(ref->String());
-    else n = TagsOf(*env, img.record.manifest);
+    std::vector<std::string> tags = TagsOf(*env, img.record.manifest);
+    if (ref && std::find(tags.begin(), tags.end(), ref->String()) != tags.end()) n.push_back(ref->String());
     images.push_back(std::move(img));
     names.push_back(std::move(n));
   }
