@@ -480,12 +480,12 @@ Result<void> Pull(const GlobalOptions& g, const std::vector<std::string>& argv) 
   if (help) return Ok();
   KILN_TRY_ASSIGN(image::Reference ref, image::Reference::Parse(f.args()[0]));
   KILN_TRY_ASSIGN(auto env, OpenEnv(g));
-  auto img = worker::PullImage(*env->images, *env->registry, ref);
-  if (!img) return Fail(std::move(img).error().Wrap("pulling {}", ref.String()));
+  // PullImage's errors already say "while pulling <ref>".
+  KILN_TRY_ASSIGN(worker::StoredImage img, worker::PullImage(*env->images, *env->registry, ref));
   if (f.Bool("quiet")) {
     std::printf("%s\n", ref.String().c_str());
   } else {
-    std::printf("Digest: %s\nStatus: Downloaded image for %s\n%s\n", img->record.manifest.str().c_str(),
+    std::printf("Digest: %s\nStatus: Downloaded image for %s\n%s\n", img.record.manifest.str().c_str(),
                 ref.FamiliarString().c_str(), ref.String().c_str());
   }
   return Ok();
