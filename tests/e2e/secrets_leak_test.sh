@@ -7,7 +7,7 @@
 # are searched for the secrets in raw, hex and base64 (3 alignments) form.
 # Any hit fails. After each build /proc/mounts must hold no secret tmpfs.
 source "$(dirname "$0")/lib.sh"
-SCAN="python3 $(dirname "$0")/secrets_scan.py"
+SCAN="python3 $(cd "$(dirname "$0")" && pwd)/secrets_scan.py"
 
 # 48 random bytes, base64'd: 64 bytes no other file can contain by chance.
 S1=$(head -c 48 /dev/urandom | base64 -w0)
