@@ -136,14 +136,16 @@ expect_no_mounts "rawjson failure"
 
 # --- 4. SIGINT and kill -9 while the secret is mounted. ---
 mkdir -p "$WORK/slow"
-cat >"$WORK/slow/Dockerfile" <<'EOF'
+# A sleep no other process on the machine runs.
+SLEEP=$((100000 + RANDOM))
+cat >"$WORK/slow/Dockerfile" <<EOF
 FROM busybox
-RUN --mount=type=secret,id=s1 --mount=type=secret,id=s2,env=TOKEN sleep 30
+RUN --mount=type=secret,id=s1 --mount=type=secret,id=s2,env=TOKEN sleep $SLEEP
 EOF
 # wait_for_secret_mount: until the step's secret tmpfs is mounted.
 wait_for_secret_mount() {
   for _ in $(seq 200); do
-    grep -qE " $RUNDIR/[^ ]*/secrets-[0-9a-f]+ tmpfs " /proc/mounts && pgrep -f 'sleep 30' >/dev/null && return 0
+    grep -qE " $RUNDIR/[^ ]*/secrets-[0-9a-f]+ tmpfs " /proc/mounts && pgrep -fx "sleep $SLEEP" >/dev/null && return 0
     sleep 0.05
   done
   fail "the secret tmpfs was never mounted"
@@ -170,7 +172,7 @@ wait $pid 2>/dev/null || true
 build after-kill9 -t leak:4 "$WORK/ctx"
 [ "$RC" = 0 ] || fail "build after kill -9 exited $RC: $ERR"
 expect_eq "/run/kiln after the cleanup" "" "$(ls -A "$RUNDIR")"
-if pgrep -f 'sleep 30' >/dev/null; then fail "the killed build's step still runs"; fi
+if pgrep -fx "sleep $SLEEP" >/dev/null; then fail "the killed build's step still runs"; fi
 
 # --- 5. Save, then scan everything. ---
 kiln_ok save -o "$WORK/out/saved.tar" leak:1
