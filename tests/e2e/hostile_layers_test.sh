@@ -89,6 +89,34 @@ imported hardlink 'entry 1 "passwd": hard link target "/etc/passwd" not found'
 imported whiteout "entry 1 \"$UP/.wh.victim\": path \"$UP/.wh.victim\" escapes the layer root"
 imported truncated 'entry 1 "big": truncated data'
 
+# Hostile docker-archive manifests: paths out of the archive are refused
+# at load time, before anything is stored.
+python3 - "$WORK" "$SENTINEL" <<'PY'
+import io, json, sys, tarfile
+work, sentinel = sys.argv[1:3]
+def put(tf, name, data=b""):
+    info = tarfile.TarInfo(name)
+    info.size = len(data)
+    tf.addfile(info, io.BytesIO(data))
+with tarfile.open(work + "/config-escape.tar", "w") as tf:
+    put(tf, "manifest.json", json.dumps([{"Config": "../../../../etc/passwd", "RepoTags": ["h1:latest"], "Layers": []}]).encode())
+with tarfile.open(work + "/layer-absolute.tar", "w") as tf:
+    put(tf, "../../../../../../../.." + sentinel + "/outer", b"pwned")
+    put(tf, "manifest.json", json.dumps([{"Config": "c.json", "RepoTags": ["h2:latest"], "Layers": ["/etc/passwd"]}]).encode())
+    put(tf, "c.json", b'{"architecture":"amd64","os":"linux","rootfs":{"type":"layers","diff_ids":["sha256:' + b"0" * 64 + b'"]}}')
+PY
+run_kiln load -i "$WORK/config-escape.tar"
+expect_eq "config escape rc" 1 "$RC"
+expect_eq "config escape" "error: $WORK/config-escape.tar: manifest.json[0].Config: invalid path \"../../../../etc/passwd\": outside the archive
+while loading $WORK/config-escape.tar" "$ERR"
+run_kiln load -i "$WORK/layer-absolute.tar"
+expect_eq "layer absolute rc" 1 "$RC"
+expect_eq "layer absolute" "error: $WORK/layer-absolute.tar: manifest.json[0].Layers[0]: invalid path \"/etc/passwd\": outside the archive
+while loading $WORK/layer-absolute.tar" "$ERR"
+expect_eq "archives: sentinel untouched" "$BEFORE" "$(sentinel_state)"
+kiln_ok images h1
+expect_eq "nothing loaded" "REPOSITORY   TAG       IMAGE ID   CREATED   SIZE" "$OUT"
+
 # An absolute name is taken relative to the layer root, as docker does:
 # accepted, and it lands inside.
 check_case absolute ""
