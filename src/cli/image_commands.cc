@@ -246,9 +246,17 @@ Result<void> Inspect(const GlobalOptions& g, const std::vector<std::string>& arg
   KILN_TRY_ASSIGN(ParsedFlags f, Parse({}, argv, "kiln inspect", "IMAGE [IMAGE...]", 1, SIZE_MAX, &help));
   if (help) return Ok();
   KILN_TRY_ASSIGN(auto env, OpenEnv(g));
+  // As docker: the images found are printed, and each one not found is an
+  // error after them.
   std::vector<image::InspectInput> inputs;
+  std::optional<Error> missing;
   for (const auto& name : f.args()) {
-    KILN_TRY_ASSIGN(worker::StoredImage img, env->images->Find(name));
+    auto found = env->images->Find(name);
+    if (!found && found.error().code() == ErrorCode::kNotFound) {
+      if (!missing) missing = std::move(found).error();
+      continue;
+    }
+    KILN_TRY_ASSIGN(worker::StoredImage img, std::move(found));
     image::InspectInput in;
     in.id = img.record.config;
     in.config = img.config;
@@ -262,6 +270,7 @@ Result<void> Inspect(const GlobalOptions& g, const std::vector<std::string>& arg
     inputs.push_back(std::move(in));
   }
   std::fputs(image::RenderInspect(inputs).c_str(), stdout);
+  if (missing) return Fail(*std::move(missing));
   return Ok();
 }
 

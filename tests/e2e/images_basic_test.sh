@@ -99,7 +99,7 @@ ID2=$OUT
 kiln_ok images
 expect_eq "dangling image row" "REPOSITORY   TAG       IMAGE ID       CREATED   SIZE
 <none>       <none>    ${ID2:7:12}   X ago   $HSIZE" "$(echo "$OUT" | norm_created)"
-kiln_ok import "$WORK/rootfs.tar" keep:1
+kiln_ok import -m keep "$WORK/rootfs.tar" keep:1
 ID3=$OUT
 kiln_ok prune
 [[ "$OUT" =~ ^"Deleted Images:
@@ -160,3 +160,10 @@ prefix=$("$KILN" images -q | cut -c1 | sort | uniq -d | head -1)
 run_kiln inspect "$prefix"
 expect_eq "ambiguous rc" 1 "$RC"
 [[ "$ERR" =~ ^"error: ambiguous image ID \"$prefix\": matches "[0-9]+" images"$ ]] || fail "ambiguous: $ERR"
+# inspect prints what it finds, then fails for what it does not (docker).
+run_kiln inspect busybox nope
+expect_eq "inspect partial rc" 1 "$RC"
+expect_eq "inspect partial stdout" '[["busybox:latest"]]' "$(echo "$OUT" | jq -c '[.[].RepoTags]')"
+expect_eq "inspect partial stderr" 'error: no such image: "nope"' "$ERR"
+run_kiln inspect nope
+expect_eq "inspect none found" "[]" "$OUT"
