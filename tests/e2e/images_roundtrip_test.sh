@@ -78,3 +78,17 @@ run_kiln load </dev/null
 expect_eq "load empty stdin rc" 2 "$RC"
 expect_eq "load empty stdin" "error: requested load from stdin, but stdin is empty
 hint: use kiln load -i FILE" "$ERR"
+# A corrupted layer blob is refused by digest and no image is recorded.
+mkdir "$WORK/corrupt"
+tar -C "$WORK/corrupt" -xf "$WORK/o.tar"
+layer=$(jq -r '.layers[0].digest' "$WORK/corrupt/blobs/sha256/$(jq -r '.manifests[0].digest' "$WORK/corrupt/index.json" | cut -d: -f2)")
+printf 'X' | dd of="$WORK/corrupt/blobs/sha256/${layer#sha256:}" bs=1 seek=5000 conv=notrunc 2>/dev/null
+actual=$(sha256sum "$WORK/corrupt/blobs/sha256/${layer#sha256:}" | cut -d' ' -f1)
+tar -C "$WORK/corrupt" -cf "$WORK/corrupt.tar" oci-layout index.json blobs
+export KILN_ROOT=$WORK/root-corrupt
+run_kiln load -i "$WORK/corrupt.tar"
+expect_eq "corrupt rc" 1 "$RC"
+expect_eq "corrupt" "error: $WORK/corrupt.tar: blobs/sha256/${layer#sha256:}: digest mismatch: content is sha256:$actual
+while loading $WORK/corrupt.tar" "$ERR"
+kiln_ok images -q
+expect_eq "no image from a corrupt archive" "" "$OUT"
