@@ -7,6 +7,7 @@
 #include <chrono>
 #include <cstdint>
 #include <string>
+#include <utility>
 
 namespace kiln::solver {
 
@@ -19,6 +20,11 @@ struct ProgressEvent {
     kStepFailed,   // `data` holds a one-line reason
     kLog,          // a build-level message (`data`), e.g. "writing image sha256:..."
   };
+  ProgressEvent(Kind kind = Kind::kLog, int step = 0, std::string name = {}, std::string data = {}, int stream = 1,
+                double seconds = 0, double elapsed = 0)
+      : kind(kind), step(step), name(std::move(name)), data(std::move(data)), stream(stream), seconds(seconds),
+        elapsed(elapsed) {}
+
   Kind kind = Kind::kLog;
   // Vertex number, stable for one build, starting at 1 (BuildKit's "#N").
   int step = 0;
