@@ -130,10 +130,18 @@ std::vector<std::pair<Encoding, std::string>> EncodedForms(std::string_view valu
 }
 
 void LeakScanner::AddSecret(const std::string& id, std::string_view value) {
-  for (auto& [enc, bytes] : EncodedForms(value)) {
-    patterns_.push_back({id, enc, SecretValue(bytes)});
-    max_len_ = std::max(max_len_, bytes.size());
-    SecureZero(bytes.data(), bytes.size());
+  // The value and, as for masking, each of its lines: a file secret usually
+  // ends in a newline that `$(cat /run/secrets/x)` strips before the step
+  // writes it somewhere.
+  std::vector<std::string_view> parts;
+  for (std::string_view p : MaskPatternsOf(value))
+    if (p.size() >= kMinMaskLength && std::find(parts.begin(), parts.end(), p) == parts.end()) parts.push_back(p);
+  for (std::string_view part : parts) {
+    for (auto& [enc, bytes] : EncodedForms(part)) {
+      patterns_.push_back({id, enc, SecretValue(bytes)});
+      max_len_ = std::max(max_len_, bytes.size());
+      SecureZero(bytes.data(), bytes.size());
+    }
   }
 }
 

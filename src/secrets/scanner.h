@@ -61,7 +61,9 @@ class LeakScanner : public std::enable_shared_from_this<LeakScanner> {
   // Use the factories below: instances must live in a shared_ptr.
   explicit LeakScanner(Private) {}
 
-  // Warns SecretTooShortToMask through `diag` for each value shorter than
+  // Searches for each value and, like the Masker, each of its lines (a
+  // trailing "\r" dropped) of at least kMinMaskLength bytes. Warns
+  // SecretTooShortToMask through `diag` for each value shorter than
   // kMinMaskLength bytes, which is not scanned for.
   static std::shared_ptr<const LeakScanner> Create(const SecretStore& store, Diagnostics& diag);
   // (id, value) pairs; short values are skipped silently.

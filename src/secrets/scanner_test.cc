@@ -53,6 +53,22 @@ TEST(EncodedFormsTest, CoresSurviveAnyContext) {
   }
 }
 
+// A secret file usually ends in a newline; `$(cat /run/secrets/x)` drops it
+// before the step writes the value, and each line of a multi-line value is
+// searched as well (lines under 6 bytes are not).
+TEST(LeakScannerTest, FindsEachLineOfTheValue) {
+  auto scanner = LeakScanner::FromValues({{"tok", "hunter2-token\n"}, {"pem", "line-one-abc\r\nok\nline-three-xyz\n"}});
+  EXPECT_EQ(Describe(scanner->ScanBytes("TOKEN=hunter2-token;", "env", FoundIn::kContent)),
+            (std::vector<std::string>{"secret \"tok\" found (raw) in content of env"}));
+  EXPECT_EQ(Describe(scanner->ScanBytes("x" + Base64Encode("hunter2-token"), "b", FoundIn::kContent)),
+            (std::vector<std::string>{"secret \"tok\" found (base64) in content of b"}));
+  EXPECT_EQ(Describe(scanner->ScanBytes("[line-three-xyz]", "f", FoundIn::kContent)),
+            (std::vector<std::string>{"secret \"pem\" found (raw) in content of f"}));
+  EXPECT_EQ(Describe(scanner->ScanBytes("line-one-abc\r\n", "g", FoundIn::kContent)),
+            (std::vector<std::string>{"secret \"pem\" found (raw) in content of g"}));
+  EXPECT_TRUE(scanner->ScanBytes("ok\nhunter2-toke", "h", FoundIn::kContent).empty());
+}
+
 TEST(LeakScannerTest, FindsEveryEncoding) {
   // Chosen so one base64 alignment contains '/', making base64url differ.
   std::string s = std::string(kSecret) + "?~";
