@@ -47,11 +47,11 @@ def main():
                 % (per * 1e3, num("run5") * 1e3, num("run0") * 1e3, bare * 1e3))
     if "copy_cold" in vals:
         if missing("copy_cold", "tar_sha"):
-            row("COPY . 300 MiB cold vs tar|sha256sum", "<= 2x", "FAIL (%s)" % missing("copy_cold", "tar_sha"), False)
+            row("COPY . 300 MiB cold vs tar \\| sha256sum", "<= 2x", "FAIL (%s)" % missing("copy_cold", "tar_sha"), False)
         else:
             r = num("copy_cold") / num("tar_sha")
-            row("COPY . 300 MiB cold vs tar|sha256sum", "<= 2x", "%.2fx" % r, r <= 2,
-                "kiln %.2f s, tar|sha256sum %.2f s" % (num("copy_cold"), num("tar_sha")))
+            row("COPY . 300 MiB cold vs tar \\| sha256sum", "<= 2x", "%.2fx" % r, r <= 2,
+                "kiln %.2f s, tar \\| sha256sum %.2f s" % (num("copy_cold"), num("tar_sha")))
     if "copy_warm" in vals:
         t = num("copy_warm")
         row("COPY . 300 MiB, unchanged rebuild", "(none)", "FAIL" if t is None else "%.3f s" % t, None)
