@@ -7,6 +7,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <condition_variable>
 #include <cstdio>
@@ -161,8 +162,34 @@ Result<void> ComposeBuild(const GlobalOptions& global, const ParsedFlags& global
                 FlagHelp(kComposeBuildFlags)).c_str(), stdout);
     return Ok();
   }
+  // Services named on the command line, plus (as docker compose does) the
+  // services their additional_contexts read from (service:NAME), which are
+  // built first: loading only the named ones would leave those out.
+  std::vector<std::string> names = flags.args();
+  std::vector<std::string> previous;
+  for (size_t round = 0; !names.empty() && round < 64; ++round) {
+    CollectingDiagnostics probe_diags;
+    auto probe = Load(global_flags, names, probe_diags);
+    if (!probe) {
+      // A context naming a service the file lacks: the checks below say so.
+      if (round > 0) names = previous;
+      break;
+    }
+    std::vector<std::string> more;
+    for (const auto& s : probe->services) {
+      if (!s.build) continue;
+      for (const auto& [ctx, value] : s.build->additional_contexts) {
+        if (!value.starts_with("service:")) continue;
+        std::string dep = value.substr(8);
+        if (!probe->FindService(dep) && std::find(more.begin(), more.end(), dep) == more.end()) more.push_back(dep);
+      }
+    }
+    if (more.empty()) break;
+    previous = names;
+    names.insert(names.end(), more.begin(), more.end());
+  }
   CollectingDiagnostics diags;
-  auto loaded = Load(global_flags, flags.args(), diags);
+  auto loaded = Load(global_flags, names, diags);
   if (!loaded) {
     PrintWarnings(diags);
     return Fail(std::move(loaded).error());
@@ -172,7 +199,7 @@ Result<void> ComposeBuild(const GlobalOptions& global, const ParsedFlags& global
   // Which services to build: those named (and, with --with-dependencies,
   // what they depend on), else every enabled service with a build section.
   std::vector<const compose::Service*> selected;
-  std::set<std::string> wanted(flags.args().begin(), flags.args().end());
+  std::set<std::string> wanted(names.begin(), names.end());
   if (flags.Bool("with-dependencies")) {
     std::vector<std::string> queue(wanted.begin(), wanted.end());
     while (!queue.empty()) {
