@@ -1,6 +1,7 @@
 #include "secrets/audit.h"
 
 #include <algorithm>
+#include <functional>
 #include <set>
 
 #include <nlohmann/json.hpp>
@@ -125,7 +126,40 @@ Result<std::vector<AuditFinding>> AuditImage(const AuditInput& input, const Leak
                                                 /*allow_exceptions=*/false);
   if (config.is_discarded() || !config.is_object())
     return Fail(Error::Invalid("image config is not a JSON object"));
-  add_values(input.config_json, "config");
+  // Each string (and key) by its JSON path, so a finding says where it is
+  // ("config history[3].created_by"); then the raw text, for what only shows
+  // up JSON-escaped.
+  std::set<std::pair<std::string, Encoding>> located;
+  std::function<void(const nlohmann::json&, const std::string&)> walk = [&](const nlohmann::json& j,
+                                                                            const std::string& path) {
+    if (j.is_string()) {
+      for (const auto& lf : scanner.ScanBytes(j.get_ref<const std::string&>(), path, FoundIn::kContent)) {
+        AuditFinding f;
+        f.secret_id = lf.secret_id;
+        f.location = "config " + path;
+        f.encoding = lf.encoding;
+        located.insert({lf.secret_id, lf.encoding});
+        out.push_back(std::move(f));
+      }
+    } else if (j.is_object()) {
+      for (const auto& [k, v] : j.items()) {
+        std::string child = path.empty() ? k : path + "." + k;
+        walk(nlohmann::json(k), child + " (key)");
+        walk(v, child);
+      }
+    } else if (j.is_array()) {
+      for (size_t i = 0; i < j.size(); ++i) walk(j[i], fmt::format("{}[{}]", path, i));
+    }
+  };
+  walk(config, "");
+  for (const auto& lf : scanner.ScanBytes(input.config_json, "config", FoundIn::kContent)) {
+    if (located.count({lf.secret_id, lf.encoding})) continue;
+    AuditFinding f;
+    f.secret_id = lf.secret_id;
+    f.location = "config";
+    f.encoding = lf.encoding;
+    out.push_back(std::move(f));
+  }
   auto cfg = config.find("config");
   if (cfg != config.end() && cfg->is_object()) {
     auto env = cfg->find("Env");

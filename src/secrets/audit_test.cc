@@ -32,6 +32,25 @@ TEST(HistoryBuildArgsTest, Parses) {
 
 constexpr std::string_view kToken = "ghp_0123456789abcdef";
 
+// A build arg's value recorded in the history is found by its JSON path; a
+// value found in several places is reported at each.
+TEST(AuditImageTest, NamesTheConfigPathOfAValue) {
+  std::string token(kToken);
+  AuditInput input;
+  input.config_json = R"({"config": {"Env": ["A=)" + token + R"("]},
+    "history": [{"created_by": "ARG VERSION"},
+                {"created_by": "|1 VERSION=)" + token + R"( /bin/sh -c true", "comment": "buildkit"}]})";
+  auto scanner = LeakScanner::FromValues({{"v", kToken}});
+  auto found = AuditImage(input, *scanner);
+  ASSERT_TRUE(found) << found.error().Render();
+  std::vector<std::string> got;
+  for (const auto& f : *found) got.push_back(DescribeAuditFinding(f));
+  EXPECT_EQ(got, (std::vector<std::string>{
+                     "config config.Env[0]: secret \"v\" found (raw)",
+                     "config history[1].created_by: secret \"v\" found (raw)",
+                 }));
+}
+
 TEST(AuditImageTest, FindsValuesNamesAndRecordedArgs) {
   std::string token(kToken);
   std::string config = R"({
@@ -59,7 +78,7 @@ TEST(AuditImageTest, FindsValuesNamesAndRecordedArgs) {
   std::vector<std::string> got;
   for (const auto& f : *found) got.push_back(DescribeAuditFinding(f));
   EXPECT_EQ(got, (std::vector<std::string>{
-                     "config: secret \"gh\" found (base64)",
+                     "config config.Labels.leak: secret \"gh\" found (base64)",
                      "config Env: ENV GITHUB_TOKEN looks like a secret and is stored in the image",
                      "history[0]: build arg DB_PASSWORD looks like a secret and is recorded in "
                      "the image",

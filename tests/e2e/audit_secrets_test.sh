@@ -63,7 +63,7 @@ kiln_ok build -q --build-arg PASSWORD=hunter2 --build-arg "VERSION=$LONG" --buil
   -f Dockerfile.names -t names .
 run_kiln audit --secret "id=v,src=$WORK/long.txt" names
 expect_eq "names audit" '1
-config: secret "v" found (raw)
+config history[5].created_by: secret "v" found (raw)
 config Env: ENV API_TOKEN looks like a secret and is stored in the image
 history[1]: build arg PASSWORD looks like a secret and is recorded in the image
 error: names: 3 findings
@@ -73,7 +73,7 @@ $ERR"
 # The value from the environment, with no newline, is found the same way.
 export AUDIT_VALUE=$LONG
 run_kiln audit --secret id=v,env=AUDIT_VALUE names
-expect_eq "env secret audit" 'config: secret "v" found (raw)' "$(echo "$OUT" | head -1)"
+expect_eq "env secret audit" 'config history[5].created_by: secret "v" found (raw)' "$(echo "$OUT" | head -1)"
 kiln_ok history --no-trunc names
 echo "$OUT" | grep -qF "VERSION=$LONG" || fail "the build arg is not in the history: $OUT"
 
