@@ -178,6 +178,15 @@ web
 worker" "$OUT"
 if echo "$OUT" | grep -qF "$API"; then fail "compose config printed a secret value"; fi
 
+# --- An environment secret printed by a step is masked. ---
+mkdir -p "$WORK/mask"
+cd "$WORK/mask"
+printf 'services:\n  app:\n    build:\n      context: .\n      secrets: [tok]\nsecrets:\n  tok:\n    environment: MASK_TOKEN\n' >compose.yaml
+printf 'FROM busybox\nRUN --mount=type=secret,id=tok,env=T echo "t=$T"\n' >Dockerfile
+MASK_TOKEN=$API kiln_ok compose --progress plain build
+expect_eq "masked compose output" "t=****" "$(echo "$ERR" | grep -E '^#[0-9]+ [0-9.]+ ' | sed -E 's/^#[0-9]+ [0-9.]+ //')"
+if echo "$ERR" | grep -qF "$API"; then fail "the secret is in compose's output"; fi
+
 # --- Warnings and errors. ---
 mkdir -p "$WORK/rt"
 cd "$WORK/rt"
