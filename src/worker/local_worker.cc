@@ -274,7 +274,10 @@ Result<std::optional<solver::Commit>> LocalWorker::CacheGet(const std::string& k
   if (j.is_discarded() || !j.is_object()) return std::optional<solver::Commit>();
   solver::Commit commit;
   commit.size = j.value("size", int64_t{0});
-  if (j.value("empty", false)) return std::optional<solver::Commit>(commit);
+  if (j.value("empty", false)) {
+    RecordUsedKey(key);
+    return std::optional<solver::Commit>(commit);
+  }
   auto diff_id = Digest::Parse(j.value("diff_id", ""));
   auto chain = Digest::Parse(j.value("chain_id", ""));
   auto blob = Digest::Parse(j.value("blob", ""));
@@ -289,6 +292,7 @@ Result<std::optional<solver::Commit>> LocalWorker::CacheGet(const std::string& k
   layer.blob_size = j.value("blob_size", int64_t{0});
   layer.snapshot = snap->path;
   commit.layer = layer;
+  RecordUsedKey(key);
   return std::optional<solver::Commit>(commit);
 }
 
@@ -308,7 +312,19 @@ Result<void> LocalWorker::CachePut(const std::string& key, const solver::Commit&
     refs.push_back({store::RefKind::kBlob, l.blob});
     refs.push_back({store::RefKind::kSnapshot, l.chain_id});
   }
-  return images_.store().PutCacheEntry(key, j.dump(), refs);
+  KILN_TRY(images_.store().PutCacheEntry(key, j.dump(), refs));
+  RecordUsedKey(key);
+  return Ok();
+}
+
+void LocalWorker::RecordUsedKey(const std::string& key) {
+  std::lock_guard<std::mutex> lock(keys_mu_);
+  used_keys_.push_back(key);
+}
+
+std::vector<std::string> LocalWorker::used_cache_keys() const {
+  std::lock_guard<std::mutex> lock(keys_mu_);
+  return used_keys_;
 }
 
 Result<std::string> LocalWorker::CacheMountDir(const std::string& id) {

@@ -5,7 +5,9 @@
 // registry client for images the store lacks.
 
 #include <memory>
+#include <mutex>
 #include <string>
+#include <vector>
 
 #include "exec/executor.h"
 #include "registry/client.h"
@@ -42,7 +44,13 @@ class LocalWorker : public solver::Worker {
   Result<std::unique_ptr<KeyLock>> LockKey(const std::string& key) override;
   const std::string& scratch_dir() const override { return scratch_dir_; }
 
+  // The cache keys this worker stored (CachePut) or hit (CacheGet), in
+  // order, for --cache-to. Thread-safe.
+  std::vector<std::string> used_cache_keys() const;
+
  private:
+  void RecordUsedKey(const std::string& key);
+
   LocalWorker(ImageStore& images, exec::Executor& executor, registry::Client* registry, LocalWorkerOptions options)
       : images_(images), executor_(executor), registry_(registry), options_(std::move(options)) {}
 
@@ -52,6 +60,8 @@ class LocalWorker : public solver::Worker {
   LocalWorkerOptions options_;
   std::string scratch_dir_;
   std::string empty_dir_;  // the lowerdir of a scratch-based rootfs
+  mutable std::mutex keys_mu_;
+  std::vector<std::string> used_keys_;  // GUARDED_BY(keys_mu_)
 };
 
 // Pulls `ref` into the store and records it as an image tagged `ref`.
