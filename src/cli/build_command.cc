@@ -5,10 +5,12 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <iostream>
 #include <iterator>
+#include <thread>
 
 #include <nlohmann/json.hpp>
 
@@ -28,6 +30,7 @@
 #include "store/lock.h"
 #include "sys/interrupt.h"
 #include "sys/mounts.h"
+#include "worker/cache_export.h"
 #include "worker/local_worker.h"
 
 namespace kiln::cli {
@@ -82,6 +85,18 @@ Result<uint64_t> ParseBytes(const std::string& text) {
 // Prints the build check warnings BuildKit-style at the end of a build.
 void PrintWarnings(const std::vector<Warning>& warnings, ProgressMode mode) {
   if (warnings.empty() || mode == ProgressMode::kQuiet) return;
+  if (mode == ProgressMode::kRawJson) {
+    // One JSON event per warning, so stderr stays JSON lines.
+    for (const auto& w : warnings) {
+      nlohmann::json j;
+      j["event"] = "warning";
+      j["name"] = w.name;
+      j["message"] = w.message;
+      if (w.loc.known() && w.loc.line > 0) j["location"] = fmt::format("{}:{}", w.loc.file, w.loc.line);
+      std::fputs((j.dump() + "\n").c_str(), stderr);
+    }
+    return;
+  }
   std::string out = fmt::format("\n {} warning{} found:\n", warnings.size(), warnings.size() == 1 ? "" : "s");
   for (const auto& w : warnings) {
     std::string where;
@@ -238,6 +253,9 @@ Result<BuildOutcome> RunBuildRequest(const GlobalOptions& global, const BuildReq
   options.no_cache_filter = req.no_cache_filter;
   options.pull = req.pull ? solver::PullPolicy::kAlways : solver::PullPolicy::kIfMissing;
   options.check_only = req.check;
+  // RUN steps mostly wait (sleep, network, disk), and BuildKit runs the
+  // independent ones without a bound; keep a loose one against fork storms.
+  options.max_parallel = static_cast<int>(std::max(4u, 2 * std::thread::hardware_concurrency()));
 
   std::vector<std::string> tags;
   for (const auto& t : req.tags) {
@@ -246,6 +264,8 @@ Result<BuildOutcome> RunBuildRequest(const GlobalOptions& global, const BuildReq
     tags.push_back(ref->String());
   }
   KILN_TRY_ASSIGN(std::vector<OutputSpec> outputs, ParseOutputs(req.outputs));
+  for (const auto& c : req.cache_from) KILN_TRY(worker::ParseCacheSpec(c, worker::CacheDirection::kImport));
+  for (const auto& c : req.cache_to) KILN_TRY(worker::ParseCacheSpec(c, worker::CacheDirection::kExport));
 
   // Secrets: every source is read before the build starts.
   std::vector<secrets::SecretSpec> secret_specs;
@@ -330,6 +350,7 @@ Result<BuildOutcome> RunBuildRequest(const GlobalOptions& global, const BuildReq
     std::vector<std::pair<std::string, std::string>> args(options.build_args.begin(), options.build_args.end());
     secrets::CheckBuildArgs(args, secret_store, diags);
   }
+  if (worker) KILN_TRY(worker::ImportCaches(*env->images, env->registry.get(), req.cache_from, diags));
   Result<solver::BuildResult> built = [&]() -> Result<solver::BuildResult> {
     if (!worker) {
       // --check never touches a worker: Build returns after the checks.
@@ -380,6 +401,10 @@ Result<BuildOutcome> RunBuildRequest(const GlobalOptions& global, const BuildReq
 
   // The image lands in the store under its tags, then in each output.
   KILN_TRY_ASSIGN(worker::StoredImage stored, env->images->Commit(built->image, tags));
+  if (!req.cache_to.empty()) {
+    KILN_TRY_ASSIGN(stored, worker::ExportCaches(*env->images, env->registry.get(), req.cache_to, stored,
+                                                 worker->used_cache_keys(), tags));
+  }
   BuildOutcome outcome;
   outcome.image_id = stored.record.config;
   outcome.manifest = stored.record.manifest;
@@ -402,6 +427,13 @@ Result<BuildOutcome> RunBuildRequest(const GlobalOptions& global, const BuildReq
   }
   if (mode == ProgressMode::kQuiet && !(shared && shared->progress)) {
     std::printf("%s\n", outcome.image_id.str().c_str());
+  } else if (mode == ProgressMode::kRawJson && !(shared && shared->progress)) {
+    // rawjson keeps stderr one JSON event per line.
+    nlohmann::json done;
+    done["event"] = "image";
+    done["id"] = outcome.image_id.str();
+    done["names"] = tags;
+    std::fputs((done.dump() + "\n").c_str(), stderr);
   } else if (mode != ProgressMode::kQuiet && !(shared && shared->progress)) {
     std::string done = fmt::format("writing image {}\n", outcome.image_id.str());
     for (const auto& t : tags) done += fmt::format("naming to {}\n", t);

@@ -54,7 +54,15 @@ std::string ChainKey(const std::string& parent, std::string_view record) {
 
 int NextStep(BuildShared& shared) { return shared.next_step++; }
 
-void Emit(BuildShared& shared, ProgressEvent e) {
+void Emit(BuildShared& shared, ProgressEvent::Kind kind, int step, std::string name, std::string data, int stream,
+          double seconds) {
+  ProgressEvent e;
+  e.kind = kind;
+  e.step = step;
+  e.name = std::move(name);
+  e.data = std::move(data);
+  e.stream = stream;
+  e.seconds = seconds;
   e.elapsed = shared.Elapsed();
   shared.progress.Event(e);
 }
@@ -72,10 +80,10 @@ Result<BuildResult> Build(const BuildOptions& options, Worker& worker, ProgressS
   shared.created = options.created.empty() ? NowRfc3339() : options.created;
 
   int load_step = NextStep(shared);
-  Emit(shared, {ProgressEvent::Kind::kStepStarted, load_step,
-                fmt::format("[internal] load build definition from {}", options.dockerfile_name)});
+  Emit(shared, ProgressEvent::Kind::kStepStarted, load_step,
+                fmt::format("[internal] load build definition from {}", options.dockerfile_name));
   KILN_TRY_ASSIGN(shared.dockerfile, df::Parse(options.dockerfile_text, options.dockerfile_name));
-  Emit(shared, {ProgressEvent::Kind::kStepDone, load_step});
+  Emit(shared, ProgressEvent::Kind::kStepDone, load_step);
 
   shared.eval.build_args = options.build_args;
   if (!options.context_dir.empty()) {

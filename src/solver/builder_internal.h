@@ -88,7 +88,9 @@ struct BuildShared {
 inline constexpr std::string_view kCanceled = "canceled";
 
 int NextStep(BuildShared& shared);
-void Emit(BuildShared& shared, ProgressEvent e);
+// Sends one progress event, stamped with the build's elapsed time.
+void Emit(BuildShared& shared, ProgressEvent::Kind kind, int step, std::string name = "", std::string data = "",
+          int stream = 1, double seconds = 0);
 // Builds one stage (stage_builder.cc); waits for the stages it reads from.
 Result<StageResult> BuildStage(BuildShared& shared, int stage);
 // Waits for another stage's result.

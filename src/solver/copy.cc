@@ -472,6 +472,7 @@ Result<void> CopyPath(int src_root_fd, const std::string& src_rel_in, int dst_ro
     // The destination directory takes --chown/--chmod like its contents.
     if (options.uid && ::fchown(d.get(), *options.uid, options.gid.value_or(*options.uid)) != 0)
       return Fail(Error::Io(dst, errno, "chown"));
+    if (options.chmod && ::fchmod(d.get(), *options.chmod) != 0) return Fail(Error::Io(dst, errno, "chmod"));
     return Ok();
   }
   bool into_dir = dest_kind == DestKind::kDirectory || dst_path.ends_with('/');

@@ -35,6 +35,54 @@ std::string JsonArray(const std::vector<std::string>& items) {
   return out + "]";
 }
 
+// Go's fmt "%q" of a []string, which BuildKit uses for CMD/ENTRYPOINT
+// history: ["a" "b"].
+std::string GoQuotedList(const std::vector<std::string>& items) {
+  std::vector<std::string> quoted;
+  for (const auto& i : items) quoted.push_back(Quote(i));
+  return "[" + Join(quoted, " ") + "]";
+}
+
+// Go's time.Duration.String() of `ns` nanoseconds: "0s", "1.5s", "1m30s",
+// "250ms".
+std::string GoDuration(int64_t ns) {
+  if (ns == 0) return "0s";
+  std::string sign = ns < 0 ? "-" : "";
+  uint64_t u = ns < 0 ? static_cast<uint64_t>(-ns) : static_cast<uint64_t>(ns);
+  auto fraction = [](uint64_t whole, uint64_t frac, int digits) {
+    std::string f = fmt::format("{:0{}}", frac, digits);
+    while (!f.empty() && f.back() == '0') f.pop_back();
+    return f.empty() ? std::to_string(whole) : fmt::format("{}.{}", whole, f);
+  };
+  if (u < 1'000) return sign + std::to_string(u) + "ns";
+  if (u < 1'000'000) return sign + fraction(u / 1'000, u % 1'000, 3) + "\u00b5s";
+  if (u < 1'000'000'000) return sign + fraction(u / 1'000'000, u % 1'000'000, 6) + "ms";
+  uint64_t secs = u / 1'000'000'000;
+  std::string out = fraction(secs % 60, u % 1'000'000'000, 9) + "s";
+  if (secs >= 60) out = std::to_string((secs / 60) % 60) + "m" + out;
+  if (secs >= 3600) out = std::to_string(secs / 3600) + "h" + out;
+  return sign + out;
+}
+
+// Go's "%q" of an int (a rune literal): 'A', '\x03', '\n'.
+std::string GoQuotedRune(int64_t v) {
+  switch (v) {
+    case 7: return "'\\a'";
+    case 8: return "'\\b'";
+    case 9: return "'\\t'";
+    case 10: return "'\\n'";
+    case 11: return "'\\v'";
+    case 12: return "'\\f'";
+    case 13: return "'\\r'";
+    case '\'': return "'\\''";
+    case '\\': return "'\\\\'";
+    default: break;
+  }
+  if (v >= 0x20 && v < 0x7f) return fmt::format("'{}'", static_cast<char>(v));
+  if (v >= 0 && v < 0x80) return fmt::format("'\\x{:02x}'", v);
+  return fmt::format("'\\u{:04x}'", v);
+}
+
 void SetEnv(std::vector<std::string>& env, const std::string& key, const std::string& value) {
   std::string prefix = key + "=";
   for (auto& e : env) {
@@ -151,7 +199,18 @@ Result<ImageState> StageBuilder::ResolveSource(const std::string& from, const So
   if (!ref) return Fail(Error(ref.error()).At(loc));
   if (step == 0) step = NextStep(shared_);
   auto img = shared_.worker.ResolveImage(ref->String(), shared_.options.pull, shared_.progress, step);
-  if (!img) return Fail(Error(img.error()).At(loc));
+  if (!img) {
+    Error e = std::move(img).error();
+    e.At(loc);
+    // A misspelt stage name reads as an image reference; say so.
+    std::vector<std::string> stages;
+    for (const auto& s : shared_.dockerfile.stages)
+      if (!s.name.empty()) stages.push_back(s.name);
+    if (std::string near = Spellcheck(from, stages); !near.empty() && e.hint().empty())
+      e.WithHint(fmt::format("{} is not a stage of this Dockerfile, so it was read as an image; did you mean stage {}?",
+                             Quote(from), Quote(near)));
+    return Fail(std::move(e));
+  }
   *key = ChainKey("image", img->source.str());
   return *img;
 }
@@ -173,7 +232,7 @@ Result<StageResult> StageBuilder::Run() {
     key_ = parent.cache_key;
     start = parent.scope;
     int step = NextStep(shared_);
-    Emit(shared_, {ProgressEvent::Kind::kStepCached, step, StepName(df_stage_.from, 1)});
+    Emit(shared_, ProgressEvent::Kind::kStepCached, step, StepName(df_stage_.from, 1));
   } else if (info.base.image == "scratch") {
     image_ = ImageState{};
     key_ = ChainKey("", "scratch");
@@ -181,14 +240,14 @@ Result<StageResult> StageBuilder::Run() {
   } else {
     int step = NextStep(shared_);
     std::string name = StepName(df_stage_.from, 1);
-    Emit(shared_, {ProgressEvent::Kind::kStepStarted, step, name});
+    Emit(shared_, ProgressEvent::Kind::kStepStarted, step, name);
     auto base = ResolveSource(info.base.image, df_stage_.from.loc, &key_, step);
     if (!base) {
-      Emit(shared_, {ProgressEvent::Kind::kStepFailed, step, name, base.error().message()});
+      Emit(shared_, ProgressEvent::Kind::kStepFailed, step, name, base.error().message());
       return Fail(std::move(base).error());
     }
     image_ = std::move(*base);
-    Emit(shared_, {ProgressEvent::Kind::kStepDone, step, name});
+    Emit(shared_, ProgressEvent::Kind::kStepDone, step, name);
     start = df::StageEvaluator::StartScope(image_.config.config.env);
   }
   image_.source = Digest();
@@ -268,16 +327,19 @@ Result<void> StageBuilder::Dispatch(const df::Instruction& ins) {
       image_.config.author = ins.As<df::MaintainerArgs>().name;
       return metadata("MAINTAINER " + image_.config.author);
     case df::Kind::kExpose: {
-      std::string text;
+      std::set<std::string> ports;
       for (auto port : ins.As<df::ExposeArgs>().ports) {
         port = ToLower(port);
         if (port.find('/') == std::string::npos) port += "/tcp";
         if (std::find(cfg.exposed_ports.begin(), cfg.exposed_ports.end(), port) == cfg.exposed_ports.end())
           cfg.exposed_ports.push_back(port);
-        text += " " + port;
+        ports.insert(port);
       }
       std::sort(cfg.exposed_ports.begin(), cfg.exposed_ports.end());
-      return metadata("EXPOSE" + text);
+      // BuildKit records Go's "%v" of the port set: EXPOSE map[53/udp:{} 80/tcp:{}].
+      std::vector<std::string> shown;
+      for (const auto& p : ports) shown.push_back(p + ":{}");
+      return metadata("EXPOSE map[" + Join(shown, " ") + "]");
     }
     case df::Kind::kEntrypoint:
     case df::Kind::kCmd: {
@@ -293,12 +355,12 @@ Result<void> StageBuilder::Dispatch(const df::Instruction& ins) {
       if (ins.kind == df::Kind::kCmd) {
         cfg.cmd = argv;
         cmd_set_in_stage_ = true;
-        return metadata("CMD " + JsonArray(argv));
+        return metadata("CMD " + GoQuotedList(argv));
       }
       cfg.entrypoint = argv;
       // An ENTRYPOINT resets a CMD inherited from the base image.
       if (!cmd_set_in_stage_) cfg.cmd.clear();
-      return metadata("ENTRYPOINT " + JsonArray(argv));
+      return metadata("ENTRYPOINT " + GoQuotedList(argv));
     }
     case df::Kind::kVolume: {
       std::string text;
@@ -342,11 +404,15 @@ Result<void> StageBuilder::Dispatch(const df::Instruction& ins) {
       hc.start_interval = h.start_interval.value_or(0);
       hc.retries = h.retries.value_or(0);
       cfg.healthcheck = hc;
-      return metadata("HEALTHCHECK " + JsonArray(hc.test));
+      // BuildKit records Go's "%q" of the config struct.
+      return metadata(fmt::format("HEALTHCHECK &{{{} {} {} {} {} {}}}", GoQuotedList(hc.test),
+                                  Quote(GoDuration(hc.interval)), Quote(GoDuration(hc.timeout)),
+                                  Quote(GoDuration(hc.start_period)), Quote(GoDuration(hc.start_interval)),
+                                  GoQuotedRune(hc.retries)));
     }
     case df::Kind::kShell:
       cfg.shell = ins.As<df::ShellArgs>().shell;
-      return metadata("SHELL " + JsonArray(cfg.shell));
+      return metadata("SHELL [" + Join(cfg.shell, " ") + "]");  // Go "%v"
   }
   return Ok();
 }
@@ -362,18 +428,18 @@ Result<void> StageBuilder::FilesystemStep(const std::string& record, const df::I
   if (cacheable && !no_cache_) {
     KILN_TRY_ASSIGN(std::optional<Commit> hit, worker.CacheGet(key));
     if (hit) {
-      Emit(shared_, {ProgressEvent::Kind::kStepCached, step, name});
+      Emit(shared_, ProgressEvent::Kind::kStepCached, step, name);
       if (hit->layer) image_.layers.push_back(*hit->layer);
       *empty_layer = !hit->layer.has_value();
       key_ = key;
       return Ok();
     }
   }
-  Emit(shared_, {ProgressEvent::Kind::kStepStarted, step, name});
+  Emit(shared_, ProgressEvent::Kind::kStepStarted, step, name);
   auto started = std::chrono::steady_clock::now();
   auto fail = [&](Error e) -> Result<void> {
     std::string line = e.message().substr(0, e.message().find('\n'));
-    Emit(shared_, {ProgressEvent::Kind::kStepFailed, step, name, shared_.masker->MaskString(line)});
+    Emit(shared_, ProgressEvent::Kind::kStepFailed, step, name, shared_.masker->MaskString(line));
     return Fail(std::move(e));
   };
   auto rootfs = worker.Mount(image_.layers);
@@ -387,7 +453,7 @@ Result<void> StageBuilder::FilesystemStep(const std::string& record, const df::I
   *empty_layer = !commit->layer.has_value();
   key_ = key;
   double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
-  Emit(shared_, {ProgressEvent::Kind::kStepDone, step, name, "", 1, seconds});
+  Emit(shared_, ProgressEvent::Kind::kStepDone, step, name, "", 1, seconds);
   return Ok();
 }
 
@@ -461,7 +527,8 @@ Result<void> StageBuilder::DoRun(const df::Instruction& ins) {
       case df::MountType::kSecret: {
         secrets::SecretMountRequest r;
         r.id = m.id;
-        r.target = m.target;
+        // A relative target is relative to the WORKDIR, as in BuildKit.
+        r.target = m.target.empty() || m.target.starts_with('/') ? m.target : JoinPath(req.cwd, m.target);
         r.env = m.env;
         r.required = m.required ? secrets::Requirement::kRequired : secrets::Requirement::kOptional;
         r.mode = static_cast<int>(m.mode.value_or(0400));
@@ -488,7 +555,7 @@ Result<void> StageBuilder::DoRun(const df::Instruction& ins) {
       case df::MountType::kSsh: {
         secrets::SshMountRequest r;
         r.id = m.id.empty() ? "default" : m.id;
-        r.target = m.target;
+        r.target = m.target.empty() || m.target.starts_with('/') ? m.target : JoinPath(req.cwd, m.target);
         r.required = m.required ? secrets::Requirement::kRequired : secrets::Requirement::kOptional;
         r.mode = static_cast<int>(m.mode.value_or(0600));
         r.uid = static_cast<int>(m.uid.value_or(0));
@@ -523,7 +590,17 @@ Result<void> StageBuilder::DoRun(const df::Instruction& ins) {
             char buf[4096];
             ssize_t n = ::readlink(fmt::format("/proc/self/fd/{}", src.get()).c_str(), buf, sizeof buf);
             if (n < 0) return Fail(Error::Io(m.source, errno, "resolve"));
-            req.binds.push_back({std::string(buf, n), target, m.readonly});
+            std::string host_path(buf, n);
+            if (!m.readonly) {
+              // BuildKit discards writes to a rw bind: the container gets a
+              // throwaway overlay over the context path, never the path.
+              LayerRef context_layer;
+              context_layer.snapshot = host_path;
+              KILN_TRY_ASSIGN(auto overlay, shared_.worker.Mount({context_layer}));
+              host_path = overlay->path();
+              source_roots.push_back(std::move(overlay));
+            }
+            req.binds.push_back({host_path, target, m.readonly});
           }
           break;
         default:
@@ -533,7 +610,8 @@ Result<void> StageBuilder::DoRun(const df::Instruction& ins) {
     for (auto& [state, m] : stage_binds) {
       KILN_TRY_ASSIGN(auto src_root, shared_.worker.Mount(state.layers));
       std::string target = m->target.starts_with('/') ? m->target : JoinPath(req.cwd, m->target);
-      req.binds.push_back({JoinPath(src_root->path(), m->source.empty() ? "/" : m->source), target, true});
+      // The source root is a throwaway overlay, so rw writes are discarded.
+      req.binds.push_back({JoinPath(src_root->path(), m->source.empty() ? "/" : m->source), target, m->readonly});
       source_roots.push_back(std::move(src_root));
     }
     if (!secret_requests.empty()) {
@@ -585,7 +663,7 @@ Result<void> StageBuilder::DoRun(const df::Instruction& ins) {
       std::string shown = (stream == 2 ? err_mask : out_mask)->Write(chunk);
       if (shown.empty()) return;
       record_tail(shown);
-      Emit(shared_, {ProgressEvent::Kind::kStepOutput, current_step_, "", shown, stream});
+      Emit(shared_, ProgressEvent::Kind::kStepOutput, current_step_, "", shown, stream);
     };
     shared_.run_slots.Acquire();
     auto status = shared_.worker.Run(rootfs, req);
@@ -594,7 +672,7 @@ Result<void> StageBuilder::DoRun(const df::Instruction& ins) {
       std::string rest = (*m)->Flush();
       if (!rest.empty()) {
         record_tail(rest);
-        Emit(shared_, {ProgressEvent::Kind::kStepOutput, current_step_, "", rest, m == &out_mask ? 1 : 2});
+        Emit(shared_, ProgressEvent::Kind::kStepOutput, current_step_, "", rest, m == &out_mask ? 1 : 2);
       }
     }
     // Wipe secret values from the env copy before anything else can fail.
@@ -666,7 +744,9 @@ Result<void> StageBuilder::DoCopy(const df::Instruction& ins, bool is_add) {
   auto& cfg = image_.config.config;
   std::string dest = args.dest;
   std::string workdir = cfg.working_dir.empty() ? "/" : cfg.working_dir;
-  bool dest_dir = dest.ends_with('/') || args.sources.size() > 1;
+  // "dir/" and "." name a directory; several sources need one (checked
+  // once wildcards are expanded).
+  bool dest_dir = dest.ends_with('/') || dest == "." || dest.ends_with("/.");
   if (!dest.starts_with('/')) dest = JoinPath(workdir, dest);
   if (dest_dir && !dest.ends_with('/')) dest += '/';
 
@@ -689,8 +769,15 @@ Result<void> StageBuilder::DoCopy(const df::Instruction& ins, bool is_add) {
   std::vector<std::string> excludes = args.excludes;
   KILN_TRY_ASSIGN(df::Matcher exclude_matcher, df::Matcher::Parse(Join(excludes, "\n"), "--exclude"));
   const df::Matcher* ignore = from_image ? nullptr : &shared_.ignore;
-  ExcludeFn excluded = [ignore, &exclude_matcher](const std::string& p) {
-    return (ignore && ignore->Matches(p)) || exclude_matcher.Matches(p);
+  // .dockerignore matches context paths; --exclude matches paths relative
+  // to the source being copied (BuildKit's copy ExcludePatterns), and a
+  // wildcard's matches by their base name.
+  auto excluded_under = [ignore, &exclude_matcher](std::string root) -> ExcludeFn {
+    return [ignore, &exclude_matcher, root](const std::string& p) {
+      if (ignore && ignore->Matches(p)) return true;
+      if (root == ".") return exclude_matcher.Matches(p);
+      return p.starts_with(root + "/") && exclude_matcher.Matches(p.substr(root.size() + 1));
+    };
   };
 
   if (from_image) {
@@ -704,6 +791,7 @@ Result<void> StageBuilder::DoCopy(const df::Instruction& ins, bool is_add) {
                                    is_add ? "ADD" : "COPY", dest, args.chown, args.chmod, args.parents, source_key,
                                    JsonArray(excludes));
   std::vector<std::string> sources;
+  std::vector<ExcludeFn> source_excludes;  // one per source
   std::vector<const df::Heredoc*> heredocs;
   for (const auto& src : args.sources) {
     const df::Heredoc* heredoc = nullptr;
@@ -716,7 +804,10 @@ Result<void> StageBuilder::DoCopy(const df::Instruction& ins, bool is_add) {
     }
     if (is_add && (src.starts_with("http://") || src.starts_with("https://") || src.starts_with("git@")))
       return Fail(Error::Unsupported(fmt::format("ADD from a URL ({}) is not supported yet", src)).At(ins.loc));
-    auto matches = ExpandSources(source_fd, src, excluded);
+    ExcludeFn expand_excluded = [ignore, &exclude_matcher, wild = HasWildcard(src)](const std::string& p) {
+      return (ignore && ignore->Matches(p)) || (wild && exclude_matcher.Matches(Basename(p)));
+    };
+    auto matches = ExpandSources(source_fd, src, expand_excluded);
     if (!matches) {
       Error e = std::move(matches).error();
       return Fail(Error(e.code(), fmt::format("failed to compute cache key: {}", e.message()))
@@ -726,9 +817,11 @@ Result<void> StageBuilder::DoCopy(const df::Instruction& ins, bool is_add) {
                                              ".dockerignore"));
     }
     for (auto& m : *matches) {
+      ExcludeFn excluded = excluded_under(m);
       KILN_TRY_ASSIGN(Digest d, HashPath(source_fd, m, excluded));
       record += fmt::format("src {} {}\n", m, d.str());
       sources.push_back(std::move(m));
+      source_excludes.push_back(std::move(excluded));
     }
   }
   if (sources.size() + heredocs.size() > 1 && !dest.ends_with('/'))
@@ -742,7 +835,6 @@ Result<void> StageBuilder::DoCopy(const df::Instruction& ins, bool is_add) {
   bool empty = false;
   auto make = [&](Rootfs& rootfs, CommitOptions&) -> Result<void> {
     CopyOptions opt;
-    opt.excluded = excluded;
     opt.chmod = chmod;
     opt.owners = from_image ? CopyOptions::Owners::kSourceOwners : CopyOptions::Owners::kRoot;
     if (!args.chown.empty()) {
@@ -750,7 +842,9 @@ Result<void> StageBuilder::DoCopy(const df::Instruction& ins, bool is_add) {
       opt.uid = ids.uid;
       opt.gid = ids.gid;
     }
-    for (const auto& src : sources) {
+    for (size_t i = 0; i < sources.size(); ++i) {
+      const std::string& src = sources[i];
+      opt.excluded = source_excludes[i];
       std::string target = dest;
       if (args.parents) target = JoinPath(dest, Dirname("/" + src)) + "/";
       KILN_TRY(CopyPath(source_fd, src, rootfs.fd(), target,
