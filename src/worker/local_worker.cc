@@ -160,7 +160,7 @@ Result<solver::ImageState> LocalWorker::ResolveImage(const std::string& ref_text
     // the image, as docker build does with --pull.
     if (policy == solver::PullPolicy::kAlways)
       if (auto local = images_.Find(ref.String())) return images_.Materialize(*local);
-    return Fail(std::move(pulled).error().Wrap("pulling {}", ref.String()));
+    return Fail(std::move(pulled).error());  // the client names the reference
   }
   return images_.Materialize(*pulled);
 }
