@@ -10,9 +10,7 @@ SENTINEL=$WORK/sentinel
 mkdir -p "$SENTINEL" "$WORK/ctx"
 echo victim >"$SENTINEL/victim"
 sentinel_state() { (cd "$SENTINEL" && find . -printf '%p %s %y %m\n' | sort && cat victim); }
-etc_state() { ls -A /etc | sort; }
 BEFORE=$(sentinel_state)
-ETC_BEFORE=$(etc_state)
 
 bash "$KILN_SRC/scripts/make-busybox-rootfs.sh" "$WORK/busybox.tar"
 python3 "$KILN_SRC/tests/testdata/build/symlink_image.py" "$WORK/hostile.tar" hostile:1 "$WORK/busybox.tar" "$SENTINEL"
@@ -37,7 +35,7 @@ expect_eq "the image saw its own paths" "[10/10] /tmp/x/kiln-hostile-f
 [10/10] /up/f2
 [10/10] /work/sub/relative-f" "$(step_output "$ERR")"
 expect_eq "sentinel untouched" "$BEFORE" "$(sentinel_state)"
-expect_eq "/etc has no new file" "$ETC_BEFORE" "$(etc_state)"
+# (Only kiln's own names: other processes may change /etc meanwhile.)
 [ ! -e /etc/kiln-hostile-f ] && [ ! -e /etc/kiln-hostile-c ] || fail "wrote into the host's /etc"
 
 # The writes landed inside the image, under the symlinks' in-image targets.
