@@ -610,8 +610,14 @@ Result<void> StageBuilder::DoRun(const df::Instruction& ins) {
     for (auto& [state, m] : stage_binds) {
       KILN_TRY_ASSIGN(auto src_root, shared_.worker.Mount(state.layers));
       std::string target = m->target.starts_with('/') ? m->target : JoinPath(req.cwd, m->target);
-      // The source root is a throwaway overlay, so rw writes are discarded.
-      req.binds.push_back({JoinPath(src_root->path(), m->source.empty() ? "/" : m->source), target, m->readonly});
+      // Resolve the source inside the stage's root (a symlink there must not
+      // lead to a host path), then bind what it names. The root is a
+      // throwaway overlay, so rw writes are discarded.
+      KILN_TRY_ASSIGN(Fd src, OpenInRoot(src_root->fd(), m->source.empty() ? "/" : m->source, O_PATH));
+      char buf[4096];
+      ssize_t n = ::readlink(fmt::format("/proc/self/fd/{}", src.get()).c_str(), buf, sizeof buf);
+      if (n < 0) return Fail(Error::Io(m->source, errno, "resolve"));
+      req.binds.push_back({std::string(buf, n), target, m->readonly});
       source_roots.push_back(std::move(src_root));
     }
     if (!secret_requests.empty()) {

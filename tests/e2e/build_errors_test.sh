@@ -72,6 +72,12 @@ expect_eq "several sources" 'error: Dockerfile:2:1: When using COPY with more th
  2 | COPY in.txt in2.txt /nodir
    | ^' "$ERR"
 
+# A bind mount of a missing context path.
+build_fails $'FROM busybox\nRUN --mount=type=bind,source=nope,target=/x true'
+expect_eq "missing bind source" 'error: Dockerfile:2:1: stat nope: No such file or directory
+ 2 | RUN --mount=type=bind,source=nope,target=/x true
+   | ^' "$ERR"
+
 # Unknown instruction: caret and suggestion.
 build_fails $'FROM busybox\n\nRUNN echo hi'
 expect_eq "unknown instruction" 'error: Dockerfile:3:1: unknown instruction "RUNN" (did you mean "RUN"?)

@@ -46,4 +46,18 @@ payload
 payload
 from-run" "$(cat "$WORK/out/etc/kiln-hostile-f" "$WORK/out/$SENTINEL/f2" "$WORK/out/$SENTINEL/sub/relative-f" \
   "$WORK/out/$SENTINEL/run-file")"
+# A stage that symlinks a bind source to an absolute path: the mount shows
+# that path inside the stage, never the host directory of the same name.
+mkdir -p "$WORK/ctx2"
+cat >"$WORK/ctx2/Dockerfile" <<'DOCKERFILE'
+FROM hostile:1 AS src
+ARG SENTINEL
+RUN mkdir -p "$SENTINEL" && echo in-image > "$SENTINEL/inside" && ln -s "$SENTINEL" /s
+FROM hostile:1
+RUN --mount=type=bind,from=src,source=/s,target=/x ls /x
+RUN --mount=type=bind,from=src,source=/s,target=/x,rw touch /x/written
+DOCKERFILE
+kiln_ok build --progress=plain --build-arg SENTINEL="$SENTINEL" "$WORK/ctx2"
+expect_eq "bind source symlink resolved in the stage" "[stage-1 2/3] inside" "$(step_output "$ERR")"
+expect_eq "sentinel untouched by bind mounts" "$BEFORE" "$(sentinel_state)"
 echo PASS
