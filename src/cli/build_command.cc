@@ -2,6 +2,7 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -131,12 +132,17 @@ Result<RunDir> OpenRunDir(const std::string& store_root) {
       stale.scratch_dir = dir + "/steps";
       (void)exec::CleanupStale(stale);
       (void)sys::UnmountAllUnder(dir);
+      ::umount2(dir.c_str(), MNT_DETACH);
       (void)RemoveAll(dir);
     }
   }
   RunDir run;
   run.path = base + "/" + RandomHex(6);
   KILN_TRY(MakeDirs(run.path, 0700));
+  // A private tmpfs: runc bundles (config.json holds a step's env, which may
+  // carry a secret) and secret files must never reach a disk, and /run is
+  // not a tmpfs on every machine.
+  KILN_TRY(sys::MountTmpfs(run.path, "mode=0700,size=256m"));
   KILN_TRY_ASSIGN(run.lock, store::FileLock::Acquire(run.path + "/lock", store::LockMode::kExclusive,
                                                      store::LockWait::kBlock));
   run.exec_options.state_dir = run.path + "/runc";
@@ -147,6 +153,8 @@ Result<RunDir> OpenRunDir(const std::string& store_root) {
 RunDir::~RunDir() {
   if (path.empty()) return;
   (void)sys::UnmountAllUnder(path);
+  lock = store::FileLock();
+  ::umount2(path.c_str(), MNT_DETACH);
   (void)RemoveAll(path);
 }
 
