@@ -88,6 +88,7 @@ class Error {
   Error&& WithHint(std::string hint) && { hint_ = std::move(hint); return std::move(*this); }
   Error& At(SourceLoc loc) & { loc_ = std::move(loc); return *this; }
   Error&& At(SourceLoc loc) && { loc_ = std::move(loc); return std::move(*this); }
+  Error& WithErrno(int e) & { errno_ = e; return *this; }
   Error&& WithErrno(int e) && { errno_ = e; return std::move(*this); }
   Error&& WithCode(ErrorCode c) && { code_ = c; return std::move(*this); }
 

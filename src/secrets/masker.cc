@@ -122,7 +122,7 @@ Error Masker::MaskError(const Error& e) const {
   }
   for (const auto& c : e.context()) out.Wrap("{}", MaskString(c));
   if (!e.hint().empty()) out.WithHint(MaskString(e.hint()));
-  if (e.sys_errno() != 0) out = std::move(out).WithErrno(e.sys_errno());
+  if (e.sys_errno() != 0) out.WithErrno(e.sys_errno());
   return out;
 }
 

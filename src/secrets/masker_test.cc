@@ -55,6 +55,15 @@ TEST(MaskerTest, MaskError) {
   EXPECT_EQ(masked.code(), ErrorCode::kStepFailed);
 }
 
+TEST(MaskerTest, MaskErrorKeepsErrnoAndMessage) {
+  // Regression: an error carrying an errno came back empty (self-move).
+  auto m = Masker::FromValues({"s3cr3t-token"});
+  Error masked = m->MaskError(Error::Io("/run/s3cr3t-token", ENOENT, "open"));
+  EXPECT_EQ(masked.Render(), "open /run/****: No such file or directory\n");
+  EXPECT_EQ(masked.sys_errno(), ENOENT);
+  EXPECT_EQ(masked.code(), ErrorCode::kNotFound);
+}
+
 TEST(MaskerTest, LongestMatchWins) {
   auto m = Masker::FromValues({"abcdef", "abcdefgh", "xxabcdefyy"});
   EXPECT_EQ(m->MaskString("abcdefgh abcdefg xxabcdefyy xxabcdefy"), "**** ****g **** xx****y");

@@ -129,14 +129,7 @@ Result<BuildResult> Build(const BuildOptions& options, Worker& worker, ProgressS
   // Report the first real failure in Dockerfile order, masking secret values.
   for (int stage : order) {
     auto r = shared.stage_results[stage].get();
-    if (!r && r.error().message() != kCanceled) {
-      // Masker::MaskError loses the whole error when errno is set (it
-      // self-move-assigns in secrets/masker.cc), so mask without it.
-      Error e = r.error();
-      int err = e.sys_errno();
-      Error masked = shared.masker->MaskError(std::move(e).WithErrno(0));
-      return Fail(std::move(masked).WithErrno(err));
-    }
+    if (!r && r.error().message() != kCanceled) return Fail(shared.masker->MaskError(r.error()));
   }
   KILN_TRY_ASSIGN(StageResult final_stage, shared.stage_results[order.back()].get());
   (void)load_step;

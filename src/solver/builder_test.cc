@@ -476,9 +476,7 @@ COPY a.txt rel
   EXPECT_EQ(Read(r, "/w/rel"), "a");
 }
 
-// BUG: DoCopy sets dest_dir for several sources and appends '/' to dest
-// before the check, so the check never fires and the files land in /nodir/.
-TEST_F(BuilderTest, DISABLED_CopyOfSeveralSourcesNeedsADirectory) {
+TEST_F(BuilderTest, CopyOfSeveralSourcesNeedsADirectory) {
   Put("a.txt", "a");
   Put("b.txt", "b");
   auto r = Build("FROM busybox\nCOPY a.txt b.txt /nodir\n");
@@ -799,8 +797,7 @@ TEST_F(BuilderTest, AddFromAUrlIsUnsupported) {
 }
 
 // BuildKit unpacks a local tar archive named by ADD into the destination.
-// BUG: DoCopy treats ADD exactly like COPY; the archive lands as a file.
-TEST_F(BuilderTest, DISABLED_AddUnpacksALocalTarArchive) {
+TEST_F(BuilderTest, AddUnpacksALocalTarArchive) {
   Put("src/hello", "hi");
   ASSERT_EQ(std::system(("tar -C " + ctx_->path() + "/src -cf " + ctx_->path() + "/a.tar hello").c_str()), 0);
   BuildResult r = MustBuild("FROM busybox\nADD a.tar /x/\n");
@@ -1030,9 +1027,7 @@ TEST_F(BuilderTest, WildcardMatchingSeveralFilesNeedsADirectory) {
 
 // A relative secret target is taken relative to the step's WORKDIR, as
 // BuildKit does (secrets/mounter.h leaves the join to the caller).
-// BUG: DoRun copies m.target into SecretMountRequest::target unjoined, so
-// the secret lands at /tok.txt.
-TEST_F(BuilderTest, DISABLED_RelativeSecretTargetJoinsWorkdir) {
+TEST_F(BuilderTest, RelativeSecretTargetJoinsWorkdir) {
   secrets::SecretStore store;
   store.Put("tok", secrets::SecretValue("s3cr3t-value-123"));
   options_.secrets = &store;

@@ -9,6 +9,9 @@
 #include <charconv>
 #include <set>
 
+#include "archive/compression.h"
+#include "archive/layer.h"
+#include "archive/stream.h"
 #include "base/fs.h"
 #include "base/strings.h"
 #include "dockerfile/parser.h"
@@ -115,6 +118,33 @@ bool IsHeredocMarker(std::string_view text, const std::string& name) {
   if (text.size() >= 2 && (text.front() == '\'' || text.front() == '"') && text.back() == text.front())
     text = text.substr(1, text.size() - 2);
   return text == name;
+}
+
+// ADD of a local tar archive (plain, gzip or zstd) unpacks it into the
+// destination directory, as BuildKit does. Returns false when `src` is not
+// an archive, so it is copied as a file.
+Result<bool> ExtractLocalArchive(int source_fd, const std::string& src, int root_fd, const std::string& dest) {
+  auto file = OpenInRoot(source_fd, src, O_RDONLY);
+  if (!file) return false;
+  struct stat st;
+  if (::fstat(file->get(), &st) != 0 || !S_ISREG(st.st_mode)) return false;
+  char head[512] = {};
+  ssize_t n = ::pread(file->get(), head, sizeof head, 0);
+  if (n < 4) return false;
+  auto compression = archive::SniffCompression(std::string_view(head, static_cast<size_t>(n)));
+  bool plain_tar = n >= 262 && std::string_view(head + 257, 5) == "ustar";
+  if (compression == archive::Compression::kNone && !plain_tar) return false;
+  KILN_TRY(MkdirAllInRoot(root_fd, dest, 0, 0));
+  KILN_TRY_ASSIGN(Fd dir, OpenInRoot(root_fd, dest, O_RDONLY | O_DIRECTORY));
+  archive::FdSource in(file->get(), src);
+  archive::ApplyOptions opt;
+  opt.whiteout_mode = archive::WhiteoutMode::kApply;
+  opt.label = src;
+  // The destination was resolved inside the image root; the archive is
+  // applied below that descriptor, never through a host path.
+  auto r = archive::ApplyLayer(in, fmt::format("/proc/self/fd/{}", dir.get()), opt);
+  if (!r) return Fail(std::move(r).error().Wrap("extracting {} to {}", src, dest));
+  return true;
 }
 
 class StageBuilder {
@@ -853,6 +883,10 @@ Result<void> StageBuilder::DoCopy(const df::Instruction& ins, bool is_add) {
       opt.excluded = source_excludes[i];
       std::string target = dest;
       if (args.parents) target = JoinPath(dest, Dirname("/" + src)) + "/";
+      if (is_add && !from_image) {
+        KILN_TRY_ASSIGN(bool extracted, ExtractLocalArchive(source_fd, src, rootfs.fd(), target));
+        if (extracted) continue;
+      }
       KILN_TRY(CopyPath(source_fd, src, rootfs.fd(), target,
                         target.ends_with('/') ? DestKind::kDirectory : DestKind::kAuto, opt));
     }
