@@ -223,7 +223,9 @@ Result<RunResult> RuncExecutor::RunStep(const RunSpec& spec, Step& step, MountPo
   }
   KILN_TRY_ASSIGN(std::string cwd, CanonicalInRoot(root_fd.get(), spec.cwd.empty() ? "/" : spec.cwd));
   root_fd.Reset();
-  KILN_TRY(sys::Unmount(rootfs));
+  // Another thread's runc spawn can hold the mount for an instant (its
+  // child has a copy of the fd table until exec); detach then.
+  if (!sys::Unmount(rootfs)) KILN_TRY(sys::Unmount(rootfs, sys::UnmountMode::kDetach));
   record.created = layer.created();
 
   // Step 6b: the step's rootfs: [mount points,] image layers, upper dir.

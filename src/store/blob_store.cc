@@ -57,18 +57,18 @@ Result<Digest> BlobWriter::Commit(const std::optional<Digest>& expected,
                       fmt::format("blob size mismatch for {}: expected {} bytes, got {}", got.str(),
                                   *expected_size, size)));
   }
+  // A blob that already exists has the same bytes; keep it and skip the
+  // fsync and rename (which would also be correct, just slower).
+  if (store_->Has(got)) {
+    Abort();
+    return got;
+  }
   if (auto r = store_->file_ops_.Fsync(fd_.get(), tmp_path_); !r) {
     Abort();
     return Fail(std::move(r).error());
   }
   fd_.Reset();
   std::string final_path = store_->Path(got);
-  // A blob that already exists has the same bytes; keep it and skip the
-  // rename (which would also be correct, just slower).
-  if (store_->Has(got)) {
-    Abort();
-    return got;
-  }
   if (auto r = store_->file_ops_.Rename(tmp_path_, final_path); !r) {
     Abort();
     return Fail(std::move(r).error());
