@@ -91,7 +91,8 @@ TEST_P(ComposeCorpusCase, RendersExpectedConfig) {
   CollectingDiagnostics diag;
   auto project = LoadProject(options, diag);
   ASSERT_TRUE(project.has_value()) << project.error().Render();
-  std::string expected = ReplaceAll(*ReadFile(JoinPath(dir, "expected.yaml")), "@CASE@", dir);
+  std::string expected = ReplaceAll(*ReadFile(JoinPath(dir, "expected.yaml")), "@CASE@/..", Dirname(dir));
+  expected = ReplaceAll(expected, "@CASE@", dir);
   std::string actual = RenderConfig(*project);
   EXPECT_EQ(actual, expected);
   if (std::getenv("KILN_COMPOSE_SHOW")) std::printf("=== %s\n%s", GetParam().c_str(), actual.c_str());
