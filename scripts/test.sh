@@ -8,4 +8,4 @@ scripts/install-deps.sh
 scripts/build.sh
 install -m 0755 build/kiln /usr/local/bin/kiln
 (cd build && ctest --output-on-failure -j"$(nproc)")
-tests/fuzz/run.sh 20
+tests/fuzz/run.sh 10
