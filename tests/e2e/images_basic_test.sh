@@ -101,11 +101,13 @@ expect_eq "dangling image row" "REPOSITORY   TAG       IMAGE ID       CREATED   
 <none>       <none>    ${ID2:7:12}   X ago   $HSIZE" "$(echo "$OUT" | norm_created)"
 kiln_ok import -m keep "$WORK/rootfs.tar" keep:1
 ID3=$OUT
+# Reclaimed bytes depend on whether the two imports fell in the same second
+# (same config, so fewer unique blobs): B or kB.
 kiln_ok prune
 [[ "$OUT" =~ ^"Deleted Images:
 deleted: $ID2
 
-Total reclaimed space: "[0-9.]+kB$ ]] || fail "prune output: $OUT"
+Total reclaimed space: "[0-9.]+k?B$ ]] || fail "prune output: $OUT"
 kiln_ok images -q --no-trunc
 expect_eq "prune keeps tagged images" "$ID3" "$OUT"
 kiln_ok prune
