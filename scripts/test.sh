@@ -5,6 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh
+scripts/lint.sh
 scripts/build.sh
 install -m 0755 build/kiln /usr/local/bin/kiln
 (cd build && ctest --output-on-failure -j"$(nproc)")
