@@ -7,7 +7,7 @@ pkgs=(
   # build
   build-essential cmake pkg-config clang libclang-rt-14-dev
   libssl-dev zlib1g-dev libdeflate-dev libzstd-dev libarchive-dev libsqlite3-dev
-  libcurl4-openssl-dev nlohmann-json3-dev libyaml-cpp-dev libyaml-dev libfmt-dev libexpected-dev
+  libcurl4-openssl-dev nlohmann-json3-dev libyaml-dev libfmt-dev libexpected-dev
   libgtest-dev libgmock-dev
   # run time: the OCI runtime and the static busybox used as the base image
   runc busybox-static
