@@ -14,6 +14,8 @@ pkgs=(
   # tests: a real registry, image tools that must accept kiln's output, ssh
   docker-registry skopeo umoci apache2-utils openssh-client openssh-server git
   jq python3 ca-certificates openssl curl
+  # tests: a Docker engine for --load (tests/e2e/load_test.sh starts its own)
+  docker.io
   # benchmarks (bench/exec/run.sh)
   hyperfine
 )
