@@ -35,6 +35,20 @@ Result<void> InterpolateTree(Node& node, std::string_view path, const Lookup& lo
 // Errors: kInvalid for a malformed list entry or wrong shape.
 Result<void> NormalizeFile(Node& root, const std::string& base_dir, bool default_context);
 
+// services.*.ports in docker compose's long syntax: one mapping per
+// container port (short forms with ranges expand), `mode` and `protocol`
+// defaulted, `published` a string. `path` is the key path of `ports`.
+// Errors: kInvalid at the entry for a malformed port or an unknown key.
+Result<Node> LongSyntaxPorts(const Node& ports, const std::string& path);
+
+// services.*.volumes in docker compose's long syntax: short forms become
+// {type: bind|volume, source, target, read_only, bind: {create_host_path:
+// true}, volume: {}}, `~` in bind sources expands to $HOME from `env`, keys
+// in compose-go's order. Expects relative bind sources already resolved
+// (NormalizeFile). Errors: kInvalid at the entry for a malformed volume, an
+// unknown key or type.
+Result<Node> LongSyntaxVolumes(const Node& volumes, const std::string& path, const Environment& env);
+
 // Merges `over` onto `base` with compose's rules (maps merge, sequences
 // append, command/entrypoint/healthcheck.test replaced, ports de-duplicated,
 // volumes by target, secrets/configs by source, `!reset` drops, `!override`

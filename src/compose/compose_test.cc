@@ -422,13 +422,184 @@ secrets:
 TEST_F(ComposeTest, ProfileDependencyMustBeEnabled) {
   Write("compose.yaml", "services:\n  web:\n    image: x\n    depends_on: [dbg]\n  dbg:\n    image: y\n    profiles: [debug]\n");
   EXPECT_EQ(p_summary(),
-            "compose.yaml:2:3: services.web.depends_on: service \"web\" depends on \"dbg\", which is not enabled "
+            "compose.yaml:4:18: services.web.depends_on: service \"web\" depends on \"dbg\", which is not enabled "
             "by the active profiles (enable one of its profiles: debug)");
   LoadOptions o;
   o.profiles = {"debug"};
   auto p = Load(o);
   ASSERT_TRUE(p.has_value()) << p.error().Render();
   EXPECT_EQ(RenderServiceNames(*p), "dbg\nweb\n");
+}
+
+// The names BuildOrder returns, space-separated, or the error's summary.
+std::string OrderOf(const Project& p, const std::vector<std::string>& names, WithDependencies deps) {
+  auto order = BuildOrder(p, names, deps);
+  if (!order) return order.error().Summary();
+  std::vector<std::string> out;
+  for (const auto* s : *order) out.push_back(s->name);
+  return Join(out, " ");
+}
+
+const char kContextsProject[] = R"(services:
+  web:
+    build:
+      context: .
+      additional_contexts:
+        base: service:base
+        assets: ./assets
+    depends_on: [db, cache]
+  db:
+    build: ./db
+  cache:
+    image: redis
+  base:
+    build:
+      context: ./base
+      additional_contexts:
+        - tools=service:tools
+  tools:
+    build: ./tools
+  other:
+    build: ./other
+)";
+
+TEST_F(ComposeTest, ServiceContextIsADependencyOfTheBuild) {
+  Write("compose.yaml", kContextsProject);
+  // Named: web, what it reads (base, and tools through base) and what it
+  // depends on are enabled; `other` is not.
+  LoadOptions o;
+  o.services = {"web"};
+  auto p = Load(o);
+  ASSERT_TRUE(p.has_value()) << p.error().Render();
+  EXPECT_EQ(RenderServiceNames(*p), "base\ncache\ndb\ntools\nweb\n");
+  EXPECT_EQ(p->disabled_services, (std::vector<std::string>{"other"}));
+  const BuildSpec& web = *p->FindService("web")->build;
+  ASSERT_EQ(web.service_contexts.size(), 1u);
+  EXPECT_EQ(web.service_contexts[0].context, "base");
+  EXPECT_EQ(web.service_contexts[0].service, "base");
+  EXPECT_EQ(web.service_contexts[0].loc.line, 6);
+  EXPECT_EQ(web.service_contexts[0].loc.col, 15);
+  EXPECT_EQ(web.additional_contexts, (Pairs{{"base", "service:base"}, {"assets", dir_ + "/assets"}}));
+  EXPECT_EQ(p->FindService("base")->build->service_contexts[0].service, "tools");
+  // What compose build builds: the services read through contexts always,
+  // before their readers; depends_on only with --with-dependencies (and
+  // only those with a build section: cache has none).
+  EXPECT_EQ(OrderOf(*p, {"web"}, WithDependencies::kNo), "tools base web");
+  EXPECT_EQ(OrderOf(*p, {"web"}, WithDependencies::kYes), "db tools base web");
+  EXPECT_EQ(OrderOf(*p, {"tools"}, WithDependencies::kYes), "tools");
+  EXPECT_EQ(OrderOf(*p, {"wbe"}, WithDependencies::kNo), "no such service: \"wbe\" (did you mean \"web\"?)");
+  EXPECT_EQ(BuildOrder(*p, {"other"}, WithDependencies::kNo).error().code(), ErrorCode::kNotFound);
+  // Everything: definition order, except that tools comes before base and
+  // base before web.
+  auto all = Load();
+  ASSERT_TRUE(all.has_value()) << all.error().Render();
+  EXPECT_EQ(OrderOf(*all, {}, WithDependencies::kNo), "db tools base web other");
+}
+
+TEST_F(ComposeTest, ServiceContextNamingAnUnknownService) {
+  Write("compose.yaml", R"(services:
+  web:
+    build:
+      context: .
+      additional_contexts:
+        base: service:bsae
+  base:
+    build: ./base
+)");
+  auto p = Load();
+  ASSERT_FALSE(p.has_value());
+  EXPECT_EQ(p.error().code(), ErrorCode::kInvalid);
+  EXPECT_EQ(LoadError(),
+            "compose.yaml:6:15: services.web.build.additional_contexts.base: undefined service \"bsae\" "
+            "(did you mean \"base\"?)\n"
+            " 6 |         base: service:bsae\n"
+            "   |               ^\n");
+  // In the list form the location is the entry's.
+  Write("compose.yaml", "services:\n  web:\n    build:\n      additional_contexts:\n        - x=service:nope\n");
+  EXPECT_EQ(p_summary(), "compose.yaml:5:11: services.web.build.additional_contexts.x: undefined service \"nope\"");
+}
+
+TEST_F(ComposeTest, DependencyCycles) {
+  Write("compose.yaml", R"(services:
+  a:
+    build:
+      additional_contexts:
+        from_b: service:b
+  b:
+    build:
+      additional_contexts:
+        from_a: service:a
+)");
+  EXPECT_EQ(LoadError(),
+            "compose.yaml:5:17: services.a.build.additional_contexts.from_b: dependency cycle: a -> b -> a\n"
+            " 5 |         from_b: service:b\n"
+            "   |                 ^\n");
+  // Through depends_on and a context, and a service reading itself.
+  Write("compose.yaml", R"(services:
+  web:
+    build:
+      additional_contexts:
+        x: service:api
+  api:
+    build: .
+    depends_on: [db]
+  db:
+    image: postgres
+    depends_on:
+      web:
+        condition: service_started
+)");
+  EXPECT_EQ(p_summary(), "compose.yaml:5:12: services.web.build.additional_contexts.x: dependency cycle: "
+                         "web -> api -> db -> web");
+  Write("compose.yaml", "services:\n  web:\n    build:\n      additional_contexts: [self=service:web]\n");
+  EXPECT_EQ(p_summary(), "compose.yaml:4:29: services.web.build.additional_contexts.self: dependency cycle: web -> web");
+}
+
+TEST_F(ComposeTest, ServiceContextOnAServiceDisabledByProfile) {
+  Write("compose.yaml", R"(services:
+  web:
+    build:
+      additional_contexts:
+        base: service:base
+  base:
+    build: ./base
+    profiles: [base]
+)");
+  EXPECT_EQ(p_summary(), "compose.yaml:5:15: services.web.build.additional_contexts.base: service \"web\" depends on "
+                         "\"base\", which is not enabled by the active profiles (enable one of its profiles: base)");
+  LoadOptions o;
+  o.services = {"web"};
+  auto p = Load(o);
+  ASSERT_TRUE(p.has_value()) << p.error().Render();
+  EXPECT_EQ(OrderOf(*p, {"web"}, WithDependencies::kNo), "base web");
+}
+
+TEST_F(ComposeTest, MalformedPortsAndVolumes) {
+  auto with = [&](const std::string& service_body) {
+    Write("compose.yaml", "services:\n  web:\n    image: x\n" + service_body);
+    return p_summary();
+  };
+  EXPECT_EQ(with("    ports: [\"80:http\"]\n"), "compose.yaml:4:13: services.web.ports[0]: invalid container port \"http\"");
+  EXPECT_EQ(with("    ports: [\"x:80:80\"]\n"),
+            "compose.yaml:4:13: services.web.ports[0]: invalid IP address \"x\" in port \"x:80:80\"");
+  EXPECT_EQ(with("    ports: [\"8000-8002:80-81\"]\n"),
+            "compose.yaml:4:13: services.web.ports[0]: port ranges \"8000-8002\" and \"80-81\" differ in length");
+  EXPECT_EQ(with("    ports: [\"80/tcpp\"]\n"),
+            "compose.yaml:4:13: services.web.ports[0]: invalid protocol \"tcpp\" (want tcp, udp or sctp)");
+  EXPECT_EQ(with("    ports: [\"70000\"]\n"), "compose.yaml:4:13: services.web.ports[0]: invalid container port \"70000\"");
+  EXPECT_EQ(with("    ports:\n      - published: 80\n"), "compose.yaml:5:9: services.web.ports[0]: missing \"target\"");
+  EXPECT_EQ(with("    ports:\n      - target: 80\n        publish: 8080\n"),
+            "compose.yaml:6:9: services.web.ports[0]: unknown key \"publish\" (did you mean \"published\"?)");
+  EXPECT_EQ(with("    ports: 80\n"), "compose.yaml:4:12: services.web.ports: must be a list");
+  EXPECT_EQ(with("    volumes: [\"data:/b:ro:z\"]\n"),
+            "compose.yaml:4:15: services.web.volumes[0]: too many colons in \"data:/b:ro:z\"");
+  EXPECT_EQ(with("    volumes: [\"data::/b\"]\n"),
+            "compose.yaml:4:15: services.web.volumes[0]: empty section between colons in \"data::/b\"");
+  EXPECT_EQ(with("    volumes:\n      - type: bnd\n        target: /x\n"),
+            "compose.yaml:5:15: services.web.volumes[0].type: unknown volume type \"bnd\" (did you mean \"bind\"?)");
+  EXPECT_EQ(with("    volumes:\n      - target: /x\n"), "compose.yaml:5:9: services.web.volumes[0]: missing \"type\"");
+  EXPECT_EQ(with("    volumes:\n      - type: bind\n        source: .\n        target: /x\n        readonly: true\n"),
+            "compose.yaml:8:9: services.web.volumes[0]: unknown key \"readonly\" (did you mean \"read_only\"?)");
 }
 
 TEST_F(ComposeTest, OptionalDependencyOnDisabledServiceIsDropped) {

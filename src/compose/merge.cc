@@ -212,7 +212,7 @@ Result<void> NormalizeFile(Node& root, const std::string& base_dir, bool default
             Node* type = v.Find("type");
             Node* src = v.Find("source");
             if (type && type->is_scalar() && type->scalar == "bind" && src && src->is_scalar() &&
-                !IsAbsolute(src->scalar))
+                !IsAbsolute(src->scalar) && !StartsWith(src->scalar, "~"))
               src->scalar = Resolve(base_dir, src->scalar);
           }
         }

@@ -1,4 +1,5 @@
 #include <algorithm>
+#include <functional>
 #include <map>
 #include <set>
 
@@ -171,6 +172,10 @@ Result<BuildSpec> ParseBuild(const Node& b, const std::string& bp, const Project
     } else if (k == "additional_contexts") {
       KILN_TRY_ASSIGN(auto ctx, AsStringMap(v, kp));
       for (auto& [key, val] : ctx) spec.additional_contexts.emplace_back(key, val.value_or(""));
+      for (const auto& c : v.map) {
+        if (c.value.is_scalar() && StartsWith(c.value.scalar, "service:"))
+          spec.service_contexts.push_back(ServiceContext{c.key, c.value.scalar.substr(8), c.value.loc});
+      }
     } else if (k == "ssh") {
       if (v.is_map()) {
         for (const auto& s : v.map) {
@@ -296,6 +301,12 @@ Result<Service> ParseService(const MapEntry& se, const Project& project) {
         }
         svc.depends_on.push_back(dep);
       }
+    } else if (e.key == "ports" && !v.is_null()) {
+      KILN_TRY_ASSIGN(Node ports, LongSyntaxPorts(v, kp));
+      svc.other.push_back(MapEntry{e.key, e.key_loc, std::move(ports)});
+    } else if (e.key == "volumes" && !v.is_null()) {
+      KILN_TRY_ASSIGN(Node volumes, LongSyntaxVolumes(v, kp, project.environment));
+      svc.other.push_back(MapEntry{e.key, e.key_loc, std::move(volumes)});
     } else {
       svc.other.push_back(e);
     }
@@ -337,6 +348,14 @@ Result<SecretDef> ParseSecret(const MapEntry& se, const Project& project) {
     return Fail(InvalidAt(se.key_loc, sp, "\"file\", \"environment\" and \"external\" are mutually exclusive"));
   return def;
 }
+
+// One dependency of a service: a depends_on entry or a `service:` context.
+struct Edge {
+  std::string to;
+  std::string path;  // the key path that declares it, for errors
+  SourceLoc loc;
+  bool required = true;
+};
 
 std::vector<std::string> Names(const std::vector<Service>& services) {
   std::vector<std::string> out;
@@ -394,6 +413,36 @@ Result<void> CheckService(const Service& svc, const Project& project, Diagnostic
   return Ok();
 }
 
+// Rejects a cycle through depends_on and `service:` contexts, which no
+// order could satisfy, naming the services around it at its first edge.
+Result<void> CheckNoCycle(const std::vector<std::string>& names,
+                          const std::map<std::string, std::vector<Edge>>& edges) {
+  std::map<std::string, int> state;  // absent: unvisited, 1: on the stack, 2: done
+  std::vector<std::pair<std::string, const Edge*>> stack;
+  std::function<Result<void>(const std::string&)> visit = [&](const std::string& name) -> Result<void> {
+    state[name] = 1;
+    for (const auto& e : edges.at(name)) {
+      stack.emplace_back(name, &e);
+      if (state[e.to] == 1) {
+        size_t first = 0;
+        while (stack[first].first != e.to) ++first;
+        std::vector<std::string> cycle;
+        for (size_t i = first; i < stack.size(); ++i) cycle.push_back(stack[i].first);
+        cycle.push_back(e.to);
+        const Edge& at = *stack[first].second;
+        return Fail(InvalidAt(at.loc, at.path, fmt::format("dependency cycle: {}", Join(cycle, " -> "))));
+      }
+      if (state[e.to] == 0) KILN_TRY(visit(e.to));
+      stack.pop_back();
+    }
+    state[name] = 2;
+    return Ok();
+  };
+  for (const auto& n : names)
+    if (state[n] == 0) KILN_TRY(visit(n));
+  return Ok();
+}
+
 }  // namespace
 
 std::string HostPlatform() {
@@ -445,17 +494,29 @@ Result<void> BuildModel(Node root, const std::vector<std::string>& selected, Pro
       if (s.name == name) return &s;
     return nullptr;
   };
+  // Every service's dependencies: depends_on entries and the services its
+  // build reads (`service:` contexts), each checked to exist.
+  std::map<std::string, std::vector<Edge>> edges;
   for (const auto& svc : all) {
+    std::vector<Edge>& out = edges[svc.name];
+    std::string sp = PathJoin("services", svc.name);
     for (const auto& dep : svc.depends_on) {
-      if (!find(dep.service)) {
-        const Node* d = services->Find(svc.name)->Find("depends_on");
-        const MapEntry* de = d ? d->FindEntry(dep.service) : nullptr;
-        return Fail(InvalidAt(de ? de->key_loc : svc.loc,
-                              PathJoin(PathJoin("services", svc.name), "depends_on"),
-                              fmt::format("undefined service {}{}", Quote(dep.service), DidYouMean(dep.service, names))));
-      }
+      const Node* d = services->Find(svc.name)->Find("depends_on");
+      const MapEntry* de = d ? d->FindEntry(dep.service) : nullptr;
+      out.push_back(Edge{dep.service, PathJoin(sp, "depends_on"), de ? SourceLoc(de->key_loc) : svc.loc,
+                         dep.required});
+    }
+    if (svc.build) {
+      for (const auto& c : svc.build->service_contexts)
+        out.push_back(Edge{c.service, PathJoin(PathJoin(PathJoin(sp, "build"), "additional_contexts"), c.context),
+                           c.loc, true});
+    }
+    for (const auto& e : out) {
+      if (!find(e.to))
+        return Fail(InvalidAt(e.loc, e.path, fmt::format("undefined service {}{}", Quote(e.to), DidYouMean(e.to, names))));
     }
   }
+  KILN_TRY(CheckNoCycle(names, edges));
 
   // Profiles and selection: named services are enabled whatever their
   // profiles, then dependencies of enabled services are pulled in.
@@ -478,19 +539,19 @@ Result<void> BuildModel(Node root, const std::vector<std::string>& selected, Pro
   while (!queue.empty()) {
     std::string name = queue.back();
     queue.pop_back();
-    for (const auto& dep : find(name)->depends_on) {
-      if (enabled.count(dep.service)) continue;
-      const Service* d = find(dep.service);
+    for (const auto& dep : edges[name]) {
+      if (enabled.count(dep.to)) continue;
+      const Service* d = find(dep.to);
       if (!selected.empty() || d->profiles.empty()) {
-        enabled.insert(dep.service);
-        queue.push_back(dep.service);
+        enabled.insert(dep.to);
+        queue.push_back(dep.to);
         continue;
       }
       if (!dep.required) continue;
-      return Fail(InvalidAt(find(name)->loc, PathJoin(PathJoin("services", name), "depends_on"),
+      return Fail(InvalidAt(dep.loc, dep.path,
                             fmt::format("service {} depends on {}, which is not enabled by the "
                                         "active profiles (enable one of its profiles: {})",
-                                        Quote(name), Quote(dep.service), Join(d->profiles, ", "))));
+                                        Quote(name), Quote(dep.to), Join(d->profiles, ", "))));
     }
   }
   for (auto& svc : all) {

@@ -36,6 +36,15 @@ struct SecretRef {
   SourceLoc loc;
 };
 
+// A `service:NAME` value in build.additional_contexts: the build reads the
+// image of service NAME, so that service is a dependency (enabled with this
+// one and built before it).
+struct ServiceContext {
+  std::string context;  // the additional context's name
+  std::string service;
+  SourceLoc loc;        // where the value is written
+};
+
 struct Ulimit {
   std::string name;
   long long soft = 0, hard = 0;
@@ -58,6 +67,9 @@ struct BuildSpec {
   std::vector<std::string> cache_from, cache_to;
   // name -> absolute path, URL or docker-image:// / service: reference.
   Pairs additional_contexts;
+  // The `service:` entries of additional_contexts, in order. A loaded
+  // project has no unknown service and no cycle among them and depends_on.
+  std::vector<ServiceContext> service_contexts;
   std::vector<std::string> extra_hosts;  // "host=ip"
   Pairs labels;
   std::string network;
@@ -178,6 +190,18 @@ struct LoadOptions {
 // platforms, privileged builds), located at file:line:col where known and
 // naming the key path.
 Result<Project> LoadProject(const LoadOptions& options, Diagnostics& diag);
+
+enum class WithDependencies { kNo, kYes };
+
+// The services `kiln compose build [names...]` builds: `names` (every active
+// service if empty) and, as docker compose does, the services their builds
+// read through `service:` contexts, transitively; with kYes also what they
+// depend_on, transitively. Only services with a build section, ordered so
+// that every service comes after the services its `service:` contexts
+// name (otherwise in definition order). Errors: kNotFound for a name that
+// is not an active service, with the nearest name suggested.
+Result<std::vector<const Service*>> BuildOrder(const Project& project, const std::vector<std::string>& names,
+                                               WithDependencies deps);
 
 // The normalised project as YAML, like `docker compose config`.
 std::string RenderConfig(const Project& project);

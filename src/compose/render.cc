@@ -142,6 +142,8 @@ std::string DoubleQuoted(std::string_view s) {
   return out + "\"";
 }
 
+enum class KeyOrder { kSorted, kAsIs };
+
 class Emitter {
  public:
   std::string Take() { return std::move(out_); }
@@ -179,8 +181,9 @@ class Emitter {
     for (const auto& [k, v] : sorted) Scalar(indent + 2, k, v);
   }
 
-  // Any node; maps sorted by key like Go's encoder does for map types.
-  void Generic(int indent, std::string_view key, const Node& n) {
+  // Any node; maps sorted by key like Go's encoder does for map types, or
+  // kept in their order where they stand for Go structs.
+  void Generic(int indent, std::string_view key, const Node& n, KeyOrder order = KeyOrder::kSorted) {
     switch (n.kind) {
       case Node::Kind::kNull:
         Null(indent, key);
@@ -195,7 +198,7 @@ class Emitter {
           return;
         }
         Open(indent, key);
-        for (const auto& item : n.seq) GenericItem(indent + 2, item);
+        for (const auto& item : n.seq) GenericItem(indent + 2, item, order);
         return;
       case Node::Kind::kMap:
         if (n.map.empty()) {
@@ -204,19 +207,20 @@ class Emitter {
           return;
         }
         Open(indent, key);
-        GenericMapBody(indent + 2, n);
+        GenericMapBody(indent + 2, n, order);
         return;
     }
   }
 
-  void GenericMapBody(int indent, const Node& n) {
+  void GenericMapBody(int indent, const Node& n, KeyOrder order = KeyOrder::kSorted) {
     std::vector<const MapEntry*> entries;
     for (const auto& e : n.map) entries.push_back(&e);
-    std::stable_sort(entries.begin(), entries.end(), [](auto* a, auto* b) { return a->key < b->key; });
-    for (const auto* e : entries) Generic(indent, e->key, e->value);
+    if (order == KeyOrder::kSorted)
+      std::stable_sort(entries.begin(), entries.end(), [](auto* a, auto* b) { return a->key < b->key; });
+    for (const auto* e : entries) Generic(indent, e->key, e->value, order);
   }
 
-  void GenericItem(int indent, const Node& n) {
+  void GenericItem(int indent, const Node& n, KeyOrder order = KeyOrder::kSorted) {
     switch (n.kind) {
       case Node::Kind::kNull:
         Pad(indent);
@@ -231,10 +235,10 @@ class Emitter {
         size_t mark = out_.size();
         if (n.is_map()) {
           if (n.map.empty()) { Pad(indent); out_ += "- {}\n"; return; }
-          GenericMapBody(indent + 2, n);
+          GenericMapBody(indent + 2, n, order);
         } else {
           if (n.seq.empty()) { Pad(indent); out_ += "- []\n"; return; }
-          for (const auto& item : n.seq) GenericItem(indent + 2, item);
+          for (const auto& item : n.seq) GenericItem(indent + 2, item, order);
         }
         out_[mark + indent] = '-';
         return;
@@ -397,7 +401,9 @@ void RenderService(Emitter& em, const Service& s) {
   if (!s.secrets.empty()) parts["secrets"] = [&] { RenderSecretRefs(em, i, "secrets", s.secrets); };
   for (const auto& e : s.other) {
     if (StartsWith(e.key, "x-")) continue;
-    parts[e.key] = [&em, &e, i] { em.Generic(i, e.key, e.value); };
+    // The loader wrote ports and volumes with compose-go's field order.
+    KeyOrder order = e.key == "ports" || e.key == "volumes" ? KeyOrder::kAsIs : KeyOrder::kSorted;
+    parts[e.key] = [&em, &e, i, order] { em.Generic(i, e.key, e.value, order); };
   }
   for (auto& [k, fn] : parts) fn();
 }
