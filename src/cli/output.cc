@@ -2,10 +2,13 @@
 
 #include <curl/curl.h>
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cstdio>
 #include <cstdlib>
+
+#include <nlohmann/json.hpp>
 
 #include "archive/layer.h"
 #include "archive/stream.h"
@@ -185,15 +188,34 @@ Result<void> PushStored(Env& env, const worker::StoredImage& image, const std::s
 }
 
 namespace {
+
 size_t ReadFromFd(char* buf, size_t size, size_t n, void* user) {
   int fd = *static_cast<int*>(user);
   ssize_t r = ::read(fd, buf, size * n);
   return r < 0 ? CURL_READFUNC_ABORT : static_cast<size_t>(r);
 }
+
 size_t AppendBody(char* data, size_t size, size_t n, void* user) {
   static_cast<std::string*>(user)->append(data, size * n);
   return size * n;
 }
+
+// The engine's message in a JSON error body ({"message": ...}) or in a
+// progress stream line ({"errorDetail": {"message": ...}, "error": ...}), or
+// "" if `body` has none.
+std::string DockerErrorMessage(std::string_view body) {
+  for (const auto& line : Split(body, '\n')) {
+    auto j = nlohmann::json::parse(line, nullptr, /*allow_exceptions=*/false);
+    if (!j.is_object()) continue;
+    if (auto d = j.find("errorDetail"); d != j.end() && d->is_object()) {
+      if (auto m = d->find("message"); m != d->end() && m->is_string()) return m->get<std::string>();
+    }
+    for (const char* key : {"error", "message"})
+      if (auto m = j.find(key); m != j.end() && m->is_string()) return m->get<std::string>();
+  }
+  return {};
+}
+
 }  // namespace
 
 Result<void> LoadIntoDocker(Env& env, const worker::StoredImage& image, const std::vector<std::string>& tags) {
@@ -204,36 +226,55 @@ Result<void> LoadIntoDocker(Env& env, const worker::StoredImage& image, const st
       return Fail(Error::Unsupported(fmt::format("--load supports unix:// DOCKER_HOST only, got {}", Quote(h))));
     socket = h.substr(7);
   }
+  // The engine takes a `docker save` archive (POST /images/load); kiln
+  // writes it to its scratch area first so the upload has a known length.
   KILN_TRY_ASSIGN(std::string dir, env.store->CreateWorkDir());
   std::string file = JoinPath(dir, "image.tar");
   KILN_TRY(SaveImages(env, {image}, {tags}, SaveFormat::kDocker, file));
-  KILN_TRY_ASSIGN(Fd fd, OpenFile(file, O_RDONLY));
-  int raw = fd.get();
-  CURL* curl = curl_easy_init();
-  if (!curl) return Fail(Error::Io("curl", ENOMEM, "init"));
-  std::string body;
-  struct curl_slist* headers = curl_slist_append(nullptr, "Content-Type: application/x-tar");
-  curl_easy_setopt(curl, CURLOPT_UNIX_SOCKET_PATH, socket.c_str());
-  curl_easy_setopt(curl, CURLOPT_URL, "http://localhost/images/load?quiet=1");
-  curl_easy_setopt(curl, CURLOPT_POST, 1L);
-  curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
-  curl_easy_setopt(curl, CURLOPT_READFUNCTION, ReadFromFd);
-  curl_easy_setopt(curl, CURLOPT_READDATA, &raw);
-  curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, AppendBody);
-  curl_easy_setopt(curl, CURLOPT_WRITEDATA, &body);
-  CURLcode rc = curl_easy_perform(curl);
-  long status = 0;
-  curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
-  curl_slist_free_all(headers);
-  curl_easy_cleanup(curl);
-  if (rc != CURLE_OK)
-    return Fail(Error(ErrorCode::kNetwork, fmt::format("loading into docker at {}: {}", socket, curl_easy_strerror(rc)))
-                    .WithHint("is the Docker engine running? set DOCKER_HOST=unix:///path/to/docker.sock"));
-  if (status != 200)
-    return Fail(Error(ErrorCode::kNetwork, fmt::format("loading into docker at {}: HTTP {}: {}", socket, status,
-                                                       TrimSpace(body))));
-  if (body.find("\"error\"") != std::string::npos)
-    return Fail(Error(ErrorCode::kInvalid, fmt::format("docker refused the image: {}", TrimSpace(body))));
+  auto loaded = [&]() -> Result<void> {
+    KILN_TRY_ASSIGN(Fd fd, OpenFile(file, O_RDONLY));
+    struct stat st;
+    if (::fstat(fd.get(), &st) != 0) return Fail(Error::Io(file, errno, "stat"));
+    int raw = fd.get();
+    CURL* curl = curl_easy_init();
+    if (!curl) return Fail(Error::Io("curl", ENOMEM, "init"));
+    std::string body;
+    struct curl_slist* headers = curl_slist_append(nullptr, "Content-Type: application/x-tar");
+    curl_easy_setopt(curl, CURLOPT_UNIX_SOCKET_PATH, socket.c_str());
+    curl_easy_setopt(curl, CURLOPT_URL, "http://localhost/images/load?quiet=1");
+    curl_easy_setopt(curl, CURLOPT_POST, 1L);
+    curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(st.st_size));
+    curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
+    curl_easy_setopt(curl, CURLOPT_READFUNCTION, ReadFromFd);
+    curl_easy_setopt(curl, CURLOPT_READDATA, &raw);
+    curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, AppendBody);
+    curl_easy_setopt(curl, CURLOPT_WRITEDATA, &body);
+    curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
+    CURLcode rc = curl_easy_perform(curl);
+    long status = 0;
+    curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
+    curl_slist_free_all(headers);
+    curl_easy_cleanup(curl);
+    if (rc != CURLE_OK)
+      return Fail(Error(ErrorCode::kNetwork, fmt::format("cannot reach the Docker engine at {}: {}", socket,
+                                                         curl_easy_strerror(rc)))
+                      .WithHint("is the Docker engine running? set DOCKER_HOST=unix:///path/to/docker.sock"));
+    // Errors come either as an HTTP status with {"message": ...} or, once
+    // the engine has started reading the archive, as a 200 whose progress
+    // stream carries an errorDetail.
+    std::string message = DockerErrorMessage(body);
+    if (status != 200)
+      return Fail(Error(ErrorCode::kNetwork, fmt::format("the Docker engine at {} answered HTTP {}: {}", socket,
+                                                         status, message.empty() ? TrimSpace(body) : message)));
+    if (!message.empty())
+      return Fail(Error(ErrorCode::kInvalid, fmt::format("the Docker engine at {} refused the image: {}", socket,
+                                                         message)));
+    return Ok();
+  }();
+  ::unlink(file.c_str());
+  if (!loaded) return Fail(std::move(loaded).error().Wrap("loading {} into Docker", tags.empty()
+                                                                                     ? image.record.config.str()
+                                                                                     : Join(tags, ", ")));
   return Ok();
 }
 

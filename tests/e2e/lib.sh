@@ -82,3 +82,35 @@ CFG
   fail "registry did not start: $(cat "$WORK/registry/log")"
 }
 _stop_registry() { kill "$REGISTRY_PID" 2>/dev/null; wait "$REGISTRY_PID" 2>/dev/null || true; }
+
+# start_docker_engine: starts Debian's dockerd (which starts its own
+# containerd) with its socket, data and state under $WORK, no bridge and no
+# iptables rules; exports DOCKER_HOST for kiln --load and the docker CLI and
+# stops the engine on exit. Returns 1 (nothing started) if dockerd is not
+# installed, so a test can print SKIP.
+start_docker_engine() {
+  command -v dockerd >/dev/null || [ -x /usr/sbin/dockerd ] || return 1
+  local d=$WORK/docker
+  mkdir -p "$d/config"
+  PATH=$PATH:/usr/sbin dockerd --host "unix://$d/docker.sock" --data-root "$d/data" --exec-root "$d/exec" \
+    --pidfile "$d/docker.pid" --bridge none --iptables=false --ip6tables=false \
+    >"$d/log" 2>&1 &
+  DOCKERD_PID=$!
+  on_exit _stop_docker_engine
+  export DOCKER_HOST=unix://$d/docker.sock DOCKER_CONFIG=$d/config
+  for _ in $(seq 300); do
+    curl -fsS --unix-socket "$d/docker.sock" http://localhost/_ping >/dev/null 2>&1 && return 0
+    kill -0 "$DOCKERD_PID" 2>/dev/null || break
+    sleep 0.1
+  done
+  fail "dockerd did not start: $(tail -20 "$d/log")"
+}
+_stop_docker_engine() {
+  kill "$DOCKERD_PID" 2>/dev/null
+  for _ in $(seq 200); do kill -0 "$DOCKERD_PID" 2>/dev/null || break; sleep 0.1; done
+  kill -9 "$DOCKERD_PID" 2>/dev/null
+  wait "$DOCKERD_PID" 2>/dev/null
+  # Overlay mounts the engine left behind would stop the cleanup's rm.
+  grep -F " $WORK/docker/" /proc/mounts | awk '{print $2}' | sort -r | xargs -r -n1 umount -l 2>/dev/null
+  return 0
+}
