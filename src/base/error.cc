@@ -43,6 +43,17 @@ Error Error::Errno(std::string_view what, int err) {
   return e;
 }
 
+Error& Error::operator=(Error&& o) noexcept {
+  if (this == &o) return *this;
+  code_ = o.code_;
+  message_ = std::move(o.message_);
+  loc_ = std::move(o.loc_);
+  context_ = std::move(o.context_);
+  errno_ = o.errno_;
+  hint_ = std::move(o.hint_);
+  return *this;
+}
+
 std::string Error::Summary() const {
   if (loc_ && loc_->known()) {
     if (loc_->line > 0 && loc_->col > 0)

@@ -52,6 +52,13 @@ struct SourceLoc {
 class Error {
  public:
   Error(ErrorCode code, std::string message) : code_(code), message_(std::move(message)) {}
+  Error(const Error&) = default;
+  Error(Error&&) noexcept = default;
+  Error& operator=(const Error&) = default;
+  // Safe on itself: `e = std::move(e).WithErrno(n)` keeps `e` whole. The
+  // defaulted operator emptied the strings, and the CLI printed a bare
+  // "error: " for a failed parallel build.
+  Error& operator=(Error&& o) noexcept;
 
   // Named constructors.
   static Error Usage(std::string msg) { return Error(ErrorCode::kUsage, std::move(msg)); }

@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <cerrno>
+
 #include "base/strings.h"
 
 namespace kiln {
@@ -53,6 +55,22 @@ TEST(ErrorTest, WrapChainsInnermostFirst) {
   auto r = Outer("");
   ASSERT_FALSE(r);
   EXPECT_EQ(r.error().Render(), "empty\nwhile parsing \"\"\n");
+}
+
+TEST(ErrorTest, ReassigningFromItselfKeepsEverything) {
+  // Regression: a parallel build failing with an errno-carrying error (a
+  // busy umount) printed a bare "error: " after a self-move like this one.
+  Error e = Error::Io("/run/x/rootfs", EBUSY, "umount");
+  e.Wrap("running step {}", 3).WithHint("retry");
+  e = std::move(e).WithErrno(EBUSY);
+  EXPECT_EQ(e.code(), ErrorCode::kIo);
+  EXPECT_EQ(e.sys_errno(), EBUSY);
+  EXPECT_EQ(e.Render(),
+            "umount /run/x/rootfs: Device or resource busy\n"
+            "while running step 3\n"
+            "hint: retry\n");
+  Error moved = std::move(e);
+  EXPECT_EQ(moved.message(), "umount /run/x/rootfs: Device or resource busy");
 }
 
 }  // namespace

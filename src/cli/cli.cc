@@ -63,6 +63,10 @@ int Main(const std::vector<std::string>& args) {
     Result<void> r = c.run(global, rest);
     if (r) return 0;
     std::string text = "error: " + r.error().Render();
+    // An error without a message is a kiln bug; still say what kind it was.
+    if (r.error().message().empty())
+      text = fmt::format("error: {} error (no message){}", ErrorCodeName(r.error().code()),
+                         r.error().Render());
     std::fputs(text.c_str(), stderr);
     return ExitStatus(r.error());
   }
