@@ -25,14 +25,17 @@
 #include "exec/executor.h"
 #include "image/reference.h"
 #include "secrets/audit.h"
+#include "secrets/cache_token.h"
 #include "secrets/source.h"
 #include "secrets/ssh_agent.h"
 #include "solver/builder.h"
 #include "store/lock.h"
 #include "sys/interrupt.h"
 #include "sys/mounts.h"
+#include "sys/process.h"
 #include "worker/cache_export.h"
 #include "worker/local_worker.h"
+#include "worker/remote_source.h"
 
 namespace kiln::cli {
 
@@ -58,7 +61,9 @@ const std::vector<FlagSpec> kBuildFlags = {
     {"shm-size", 0, FlagKind::kValue, "Size of /dev/shm for RUN", "BYTES"},
     {"ulimit", 0, FlagKind::kRepeated, "Ulimit options for RUN (nofile=1024:2048)", "ULIMIT"},
     {"platform", 0, FlagKind::kValue, "Target platform (only the host's)", "PLATFORM"},
-    {"secret", 0, FlagKind::kRepeated, "Secret to expose to the build (id=ID,src=PATH or id=ID,env=VAR)", "SPEC"},
+    {"secret", 0, FlagKind::kRepeated,
+     "Secret to expose to the build (id=ID,src=PATH or id=ID,env=VAR; add cache=value to rerun steps when it changes)",
+     "SPEC"},
     {"ssh", 0, FlagKind::kRepeated, "SSH agent socket or keys to expose (default|ID=SOCKET|ID=KEY)", "SPEC"},
     {"secret-leaks", 0, FlagKind::kValue, "What a secret found in a layer does: error, warn or off", "MODE"},
     {"check", 0, FlagKind::kBool, "Run the build checks only"},
@@ -278,7 +283,9 @@ Result<BuildOutcome> RunBuildRequest(const GlobalOptions& global, const BuildReq
   // Secrets: every source is read before the build starts.
   std::vector<secrets::SecretSpec> secret_specs;
   for (const auto& s : req.secrets) {
-    KILN_TRY_ASSIGN(secrets::SecretSpec spec, secrets::ParseSecretFlag(s));
+    KILN_TRY_ASSIGN(SecretFlag flag, SplitSecretCacheField(s));
+    KILN_TRY_ASSIGN(secrets::SecretSpec spec, secrets::ParseSecretFlag(flag.spec));
+    if (flag.value_keyed) options.value_keyed_secrets.insert(spec.id);
     secret_specs.push_back(spec);
   }
   KILN_TRY_ASSIGN(secrets::SecretStore secret_store, secrets::LoadSecrets(secret_specs, secrets::ProcessEnv()));
@@ -335,6 +342,15 @@ Result<BuildOutcome> RunBuildRequest(const GlobalOptions& global, const BuildReq
   sys::InstallInterruptHandler();
   KILN_TRY_ASSIGN(std::unique_ptr<Env> env, OpenEnv(global));
   KILN_TRY_ASSIGN(RunDir run, OpenRunDir(env->store->root()));
+  // The change-aware secret cache's HMAC key stays in the store, never in
+  // a cache record or an export (docs/secrets.md).
+  std::optional<secrets::SecretValue> secret_cache_key;
+  if (!options.value_keyed_secrets.empty()) {
+    std::string dir = JoinPath(env->store->root(), "secrets");
+    KILN_TRY(MakeDirs(dir, 0700));
+    KILN_TRY_ASSIGN(secret_cache_key, secrets::LoadOrCreateCacheKeyKey(JoinPath(dir, "cache.key")));
+    options.secret_cache_key = &*secret_cache_key;
+  }
   exec::ExecOptions exec_options = run.exec_options;
   std::string run_dir = run.path;
   std::unique_ptr<exec::Executor> executor;
@@ -344,9 +360,12 @@ Result<BuildOutcome> RunBuildRequest(const GlobalOptions& global, const BuildReq
   worker::LocalWorkerOptions worker_options;
   worker_options.scratch_root = run_dir;
   std::unique_ptr<worker::LocalWorker> worker;
+  auto process_runner = sys::NewRealProcessRunner();
+  std::unique_ptr<solver::Worker> build_worker;  // the local worker plus ADD <url>/<git>
   if (executor) {
     KILN_TRY_ASSIGN(worker, worker::LocalWorker::Create(*env->images, *executor, env->registry.get(),
                                                                    worker_options));
+    build_worker = worker::WithRemoteSources(*worker, *env->http, *process_runner);
   }
 
   auto renderer = shared && shared->progress ? nullptr : NewProgressRenderer(mode, stderr);
@@ -390,7 +409,7 @@ Result<BuildOutcome> RunBuildRequest(const GlobalOptions& global, const BuildReq
       } check_worker;
       return solver::Build(options, check_worker, progress, diags);
     }
-    return solver::Build(options, *worker, progress, diags);
+    return solver::Build(options, *build_worker, progress, diags);
   }();
   if (renderer) renderer->Finish();
   std::vector<Warning> warnings = diags.warnings();

@@ -106,4 +106,30 @@ std::string FlagHelp(const std::vector<FlagSpec>& specs) {
   return out;
 }
 
+Result<SecretFlag> SplitSecretCacheField(std::string_view flag) {
+  auto fields = SplitCsv(flag);
+  if (!fields) return Fail(Error::Usage(fmt::format("--secret {}: {}", Quote(flag), fields.error().message())));
+  SecretFlag out;
+  std::vector<std::string> rest;
+  for (const auto& f : *fields) {
+    Cut kv = CutString(f, '=');
+    if (ToLower(TrimSpace(kv.first)) != "cache") {
+      // Re-quote as CSV so ParseSecretFlag reads the same fields.
+      bool quote = f.find_first_of(",\"\n") != std::string::npos;
+      std::string q;
+      for (char c : f) q += c == '"' ? std::string("\"\"") : std::string(1, c);
+      rest.push_back(quote ? "\"" + q + "\"" : f);
+      continue;
+    }
+    if (kv.second == "value") {
+      out.value_keyed = true;
+    } else if (kv.second != "id") {
+      return Fail(Error::Usage(fmt::format("--secret {}: invalid cache={}: want cache=id or cache=value", Quote(flag),
+                                           kv.second)));
+    }
+  }
+  out.spec = Join(rest, ",");
+  return out;
+}
+
 }  // namespace kiln::cli

@@ -8,6 +8,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "base/error.h"
@@ -50,6 +51,18 @@ class ParsedFlags {
 Result<ParsedFlags> ParseFlags(const std::vector<FlagSpec>& specs, const std::vector<std::string>& argv,
                                std::string_view command,
                                Interspersed mode = Interspersed::kAllowed);
+
+// A `--secret` value with kiln's own `cache=` field taken out: `cache=value`
+// makes the secret's value part of the cache key of the steps that mount it
+// (as an HMAC, docs/secrets.md "Change-aware cache"); `cache=id`, the
+// default, keys them by the secret's id only, as BuildKit does. `spec` is
+// the rest, for secrets::ParseSecretFlag. kUsage for another cache= value
+// or malformed CSV.
+struct SecretFlag {
+  std::string spec;
+  bool value_keyed = false;
+};
+Result<SecretFlag> SplitSecretCacheField(std::string_view flag);
 
 // "  -f, --file FILE   Name of the Dockerfile" lines for --help.
 std::string FlagHelp(const std::vector<FlagSpec>& specs);

@@ -36,5 +36,29 @@ TEST(FlagsTest, StopAtFirstArgLeavesSubcommandFlags) {
   EXPECT_EQ(r->args(), (std::vector<std::string>{"build", "-f", "x"}));
 }
 
+TEST(SecretFlagTest, CacheFieldIsTakenOut) {
+  auto v = SplitSecretCacheField("id=npm,src=token.txt,cache=value");
+  ASSERT_TRUE(v) << v.error().Render();
+  EXPECT_EQ(v->spec, "id=npm,src=token.txt");
+  EXPECT_TRUE(v->value_keyed);
+  auto id = SplitSecretCacheField("cache=id,id=npm");
+  ASSERT_TRUE(id);
+  EXPECT_EQ(id->spec, "id=npm");
+  EXPECT_FALSE(id->value_keyed);
+  // Fields stay as CSV for ParseSecretFlag, quotes included.
+  auto quoted = SplitSecretCacheField("id=a,\"src=x,y\"\"z\",cache=value");
+  ASSERT_TRUE(quoted);
+  EXPECT_EQ(quoted->spec, "id=a,\"src=x,y\"\"z\"");
+  EXPECT_EQ(SplitSecretCacheField("id=a")->spec, "id=a");
+  EXPECT_FALSE(SplitSecretCacheField("id=a")->value_keyed);
+}
+
+TEST(SecretFlagTest, UnknownCacheModeIsAUsageError) {
+  auto r = SplitSecretCacheField("id=a,cache=always");
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code(), ErrorCode::kUsage);
+  EXPECT_EQ(r.error().message(), "--secret \"id=a,cache=always\": invalid cache=always: want cache=id or cache=value");
+}
+
 }  // namespace
 }  // namespace kiln::cli

@@ -8,6 +8,7 @@
 
 #include <map>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -18,6 +19,7 @@
 
 namespace kiln::secrets {
 class SecretStore;
+class SecretValue;
 class SshAgents;
 }
 
@@ -51,6 +53,13 @@ struct BuildOptions {
   // --ssh agents; null for none. Must outlive Build().
   const secrets::SshAgents* ssh = nullptr;
   SecretLeakMode secret_leaks = SecretLeakMode::kError;
+  // The change-aware secret cache (`--secret id=ID,...,cache=value`): a
+  // RUN that mounts one of these secrets gets SecretCacheToken(value) under
+  // `secret_cache_key` in its cache key, so a changed value reruns it. The
+  // value itself never enters a key. `secret_cache_key` must be set (and
+  // outlive Build()) when the set is not empty. docs/secrets.md.
+  std::set<std::string> value_keyed_secrets;
+  const secrets::SecretValue* secret_cache_key = nullptr;
   // RFC 3339 time written into the config and new history entries; "" is
   // now (or SOURCE_DATE_EPOCH when set).
   std::string created;

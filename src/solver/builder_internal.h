@@ -7,6 +7,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <future>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -22,6 +23,27 @@
 #include "solver/builder.h"
 
 namespace kiln::solver {
+
+// A `--build-context NAME=DIR`: the directory, opened, and its own
+// .dockerignore (BuildKit reads a named context's .dockerignore from its
+// root; the main context's rules do not apply to it).
+struct LocalContext {
+  std::string path;
+  Fd fd;
+  dockerfile::Matcher ignore;
+};
+
+// An ADD source as BuildKit's Dockerfile frontend classifies it: a git
+// repository (gitutil.ParseGitRef: ssh://, git://, user@host:path, or an
+// http(s) URL whose path ends in ".git"), another http(s) URL, or a local
+// path.
+struct SourceKind {
+  enum class Kind { kLocal, kHttp, kGit } kind = Kind::kLocal;
+  GitSource git;         // kGit: remote and ref from "URL#ref:subdir"
+  std::string subdir;    // kGit
+  std::string filename;  // kHttp: the URL path's last element, else "__unnamed__"
+};
+SourceKind ClassifySource(std::string_view src);
 
 // What a finished stage hands to the stages that read from it.
 struct StageResult {
@@ -64,6 +86,8 @@ struct BuildShared {
   std::vector<dockerfile::StageInfo> stage_info;
   dockerfile::Matcher ignore;
   Fd context_fd;
+  // --build-context NAME=DIR, by name.
+  std::map<std::string, LocalContext> local_contexts;
   std::shared_ptr<const secrets::Masker> masker;
   std::shared_ptr<const secrets::LeakScanner> leak_scanner;
   std::string created;

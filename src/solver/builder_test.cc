@@ -12,7 +12,9 @@
 
 #include "base/fs.h"
 #include "base/strings.h"
+#include "secrets/cache_token.h"
 #include "secrets/source.h"
+#include "solver/builder_internal.h"
 #include "solver/testing/fake_worker.h"
 
 namespace kiln::solver {
@@ -789,13 +791,6 @@ TEST_F(BuilderTest, AddOfAPlainFileCopiesIt) {
   EXPECT_EQ(History(r), (std::vector<std::string>{"ADD a.txt /opt/ # buildkit"}));
 }
 
-TEST_F(BuilderTest, AddFromAUrlIsUnsupported) {
-  auto r = Build("FROM busybox\nADD https://example.com/x.tgz /x\n");
-  ASSERT_FALSE(r);
-  EXPECT_EQ(r.error().code(), ErrorCode::kUnsupported);
-  EXPECT_EQ(r.error().Summary(), "Dockerfile:2:1: ADD from a URL (https://example.com/x.tgz) is not supported yet");
-}
-
 // BuildKit unpacks a local tar archive named by ADD into the destination.
 TEST_F(BuilderTest, AddUnpacksALocalTarArchive) {
   Put("src/hello", "hi");
@@ -1037,6 +1032,297 @@ TEST_F(BuilderTest, RelativeSecretTargetJoinsWorkdir) {
   std::vector<std::string> targets;
   for (const auto& b : ran[0].binds) targets.push_back(b.target);
   EXPECT_EQ(targets, (std::vector<std::string>{"/w/tok.txt"}));
+}
+
+// ---- ADD <url> ---------------------------------------------------------------
+
+TEST(ClassifySourceTest, FollowsBuildKitsGitAndHttpRules) {
+  auto show = [](std::string_view src) {
+    SourceKind k = ClassifySource(src);
+    switch (k.kind) {
+      case SourceKind::Kind::kLocal:
+        return std::string("local");
+      case SourceKind::Kind::kHttp:
+        return "http " + k.filename;
+      case SourceKind::Kind::kGit:
+        return fmt::format("git {} ref={} subdir={}", k.git.remote, k.git.ref, k.subdir);
+    }
+    return std::string();
+  };
+  EXPECT_EQ(show("https://example.com/a/tool.tar.gz?x=1#frag"), "http tool.tar.gz");
+  EXPECT_EQ(show("http://example.com"), "http __unnamed__");
+  EXPECT_EQ(show("http://example.com/dir/"), "http dir");
+  EXPECT_EQ(show("https://example.com/my%20file"), "http my file");
+  EXPECT_EQ(show("https://github.com/moby/buildkit.git#v0.10.1:docs"),
+            "git https://github.com/moby/buildkit.git ref=v0.10.1 subdir=docs");
+  EXPECT_EQ(show("git://127.0.0.1/repo#main"), "git git://127.0.0.1/repo ref=main subdir=");
+  EXPECT_EQ(show("ssh://git@example.com/r"), "git ssh://git@example.com/r ref= subdir=");
+  EXPECT_EQ(show("git@github.com:moby/buildkit.git#:sub"), "git git@github.com:moby/buildkit.git ref= subdir=sub");
+  EXPECT_EQ(show("ftp://example.com/x"), "local");
+  EXPECT_EQ(show("file.txt"), "local");
+  EXPECT_EQ(show("dir/a@b:c"), "local");
+}
+
+TEST_F(BuilderTest, AddUrlLandsAtDestWithMode0600) {
+  worker_.AddUrl("https://example.com/files/tool.sh?v=2", "echo tool\n", 1700000000);
+  BuildResult r = MustBuild("FROM busybox\nADD https://example.com/files/tool.sh?v=2 /usr/bin/tool\n");
+  EXPECT_EQ(Read(r, "/usr/bin/tool"), "echo tool\n");
+  EXPECT_EQ(Stat(r, "/usr/bin/tool"), "100600 0:0");
+  EXPECT_EQ(History(r), (std::vector<std::string>{"ADD https://example.com/files/tool.sh?v=2 /usr/bin/tool # buildkit"}));
+}
+
+TEST_F(BuilderTest, AddUrlIntoADirectoryTakesTheUrlsFileNameAndIsNotExtracted) {
+  std::string tar(1024, '\0');
+  tar.replace(257, 5, "ustar");
+  worker_.AddUrl("https://example.com/dl/app.tar", tar);
+  worker_.AddUrl("https://example.com", "index");
+  BuildResult r = MustBuild("FROM busybox\nADD https://example.com/dl/app.tar https://example.com /opt/\n");
+  EXPECT_EQ(Read(r, "/opt/app.tar"), tar);
+  EXPECT_EQ(Read(r, "/opt/__unnamed__"), "index");
+}
+
+TEST_F(BuilderTest, AddUrlIntoAnExistingDirectoryWithoutSlash) {
+  worker_.AddUrl("https://example.com/x.txt", "x");
+  BuildResult r = MustBuild("FROM busybox\nADD https://example.com/x.txt /etc\n");
+  EXPECT_EQ(Read(r, "/etc/x.txt"), "x");
+}
+
+TEST_F(BuilderTest, AddUrlWithChownAndChmod) {
+  worker_.AddUrl("https://example.com/x.txt", "x");
+  BuildResult r = MustBuild("FROM busybox\nADD --chown=app:staff --chmod=755 https://example.com/x.txt /x\n");
+  EXPECT_EQ(Stat(r, "/x"), "100755 1000:50");
+}
+
+TEST_F(BuilderTest, AddUrlIsDownloadedEachBuildAndCachedByContent) {
+  worker_.AddUrl("https://example.com/v", "one");
+  std::string df = "FROM busybox\nADD https://example.com/v /v\nRUN after\n";
+  MustBuild(df);
+  worker_.ClearCommands();
+  BuildResult same = MustBuild(df);
+  EXPECT_EQ(worker_.argvs_ran(), (std::vector<std::string>{}));
+  worker_.AddUrl("https://example.com/v", "two");
+  BuildResult changed = MustBuild(df);
+  EXPECT_EQ(worker_.argvs_ran(), (std::vector<std::string>{"/bin/sh -c after"}));
+  EXPECT_EQ(Read(changed, "/v"), "two");
+  EXPECT_EQ(worker_.fetches(), (std::vector<std::string>{"url https://example.com/v", "url https://example.com/v",
+                                                         "url https://example.com/v"}));
+}
+
+TEST_F(BuilderTest, AddUrlWithChecksumIsNotDownloadedOnACacheHit) {
+  worker_.AddUrl("https://example.com/v", "one");
+  std::string df = fmt::format("FROM busybox\nADD --checksum={} https://example.com/v /v\n", Digest::Of("one").str());
+  BuildResult first = MustBuild(df);
+  EXPECT_EQ(Read(first, "/v"), "one");
+  MustBuild(df);
+  EXPECT_EQ(worker_.fetches(), (std::vector<std::string>{"url https://example.com/v"}));
+}
+
+TEST_F(BuilderTest, AddUrlChecksumMismatchNamesUrlExpectedAndActual) {
+  worker_.AddUrl("https://example.com/v", "tampered");
+  std::string expected = Digest::Of("one").str();
+  auto r = Build(fmt::format("FROM busybox\nADD --checksum={} https://example.com/v /v\n", expected));
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code(), ErrorCode::kDigestMismatch);
+  EXPECT_EQ(r.error().Summary(), fmt::format("Dockerfile:2:1: checksum mismatch for https://example.com/v: expected "
+                                             "{}, got {}",
+                                             expected, Digest::Of("tampered").str()));
+}
+
+TEST_F(BuilderTest, AddChecksumErrors) {
+  Put("a.txt", "a");
+  auto local = Build(fmt::format("FROM busybox\nADD --checksum={} a.txt /\n", Digest::Of("a").str()));
+  ASSERT_FALSE(local);
+  EXPECT_EQ(local.error().Summary(), "Dockerfile:2:1: checksum can't be specified for non-HTTP(S) sources");
+  auto bad = Build("FROM busybox\nADD --checksum=md5:abc https://example.com/v /v\n");
+  ASSERT_FALSE(bad);
+  EXPECT_EQ(bad.error().Summary(),
+            "Dockerfile:2:1: invalid --checksum \"md5:abc\": want sha256:<64 hex digits>");
+}
+
+TEST_F(BuilderTest, AddUrlThatIsNotFoundFailsAtTheInstruction) {
+  auto r = Build("FROM busybox\nADD https://example.com/missing /m\n");
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code(), ErrorCode::kNotFound);
+  EXPECT_EQ(r.error().Summary(), "Dockerfile:2:1: GET https://example.com/missing: HTTP status 404");
+}
+
+TEST_F(BuilderTest, CopyOfARemoteSourceIsAnError) {
+  auto url = Build("FROM busybox\nCOPY https://example.com/v /v\n");
+  ASSERT_FALSE(url);
+  EXPECT_EQ(url.error().Summary(), "Dockerfile:2:1: source can't be a URL for COPY");
+  auto git = Build("FROM busybox\nCOPY git@example.com:r.git /r\n");
+  ASSERT_FALSE(git);
+  EXPECT_EQ(git.error().Summary(), "Dockerfile:2:1: source can't be a git ref for COPY");
+}
+
+// ---- ADD <git> ---------------------------------------------------------------
+
+TEST_F(BuilderTest, AddGitRefAndSubdirCopiesThatTreeWithoutGitDir) {
+  worker_.AddGitRef("https://example.com/r.git", "v1", std::string(40, 'a'),
+                    {{"/README", FakeFile{"top"}}, {"/docs/guide.md", FakeFile{"guide"}}});
+  BuildResult r = MustBuild("FROM busybox\nADD https://example.com/r.git#v1:docs /src\n");
+  EXPECT_EQ(Read(r, "/src/guide.md"), "guide");
+  EXPECT_EQ(Stat(r, "/src/README"), "");
+  EXPECT_EQ(Stat(r, "/src/.git"), "");
+}
+
+TEST_F(BuilderTest, AddGitKeepGitDir) {
+  worker_.AddGitRef("git://example.com/r", "", std::string(40, 'b'), {{"/a", FakeFile{"A"}}});
+  BuildResult r = MustBuild("FROM busybox\nADD --keep-git-dir=true git://example.com/r /src/\n");
+  EXPECT_EQ(Read(r, "/src/a"), "A");
+  EXPECT_EQ(Read(r, "/src/.git/HEAD"), std::string(40, 'b') + "\n");
+}
+
+TEST_F(BuilderTest, AddGitCacheKeyIsTheCommit) {
+  worker_.AddGitRef("git://example.com/r", "main", std::string(40, 'a'), {{"/a", FakeFile{"A"}}});
+  std::string df = "FROM busybox\nADD git://example.com/r#main /src\nRUN after\n";
+  MustBuild(df);
+  worker_.ClearCommands();
+  MustBuild(df);
+  EXPECT_EQ(worker_.argvs_ran(), (std::vector<std::string>{}));
+  worker_.AddGitRef("git://example.com/r", "main", std::string(40, 'c'), {{"/a", FakeFile{"A2"}}});
+  BuildResult r = MustBuild(df);
+  EXPECT_EQ(worker_.argvs_ran(), (std::vector<std::string>{"/bin/sh -c after"}));
+  EXPECT_EQ(Read(r, "/src/a"), "A2");
+}
+
+TEST_F(BuilderTest, AddGitBadRefFailsAtTheInstruction) {
+  auto r = Build("FROM busybox\nADD git://example.com/r#nope /src\n");
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code(), ErrorCode::kNotFound);
+  EXPECT_EQ(r.error().Summary(), "Dockerfile:2:1: git ref \"nope\" not found in git://example.com/r");
+}
+
+// ---- --build-context NAME=DIR ------------------------------------------------------
+
+class NamedContextTest : public BuilderTest {
+ protected:
+  void SetUp() override {
+    BuilderTest::SetUp();
+    named_ = std::make_unique<TempDir>(*TempDir::Create("kiln-named"));
+    options_.named_contexts["docs"] = named_->path();
+  }
+  void PutNamed(const std::string& rel, const std::string& data) {
+    std::string path = named_->path() + "/" + rel;
+    ASSERT_TRUE(MakeDirs(Dirname(path)));
+    ASSERT_TRUE(WriteFile(path, data));
+  }
+  std::unique_ptr<TempDir> named_;
+};
+
+// BuildKit reads a named context's own .dockerignore; the main context's
+// rules do not apply to it.
+TEST_F(NamedContextTest, CopyFromUsesTheDirectoryAndItsOwnDockerignore) {
+  Put(".dockerignore", "*.md\n");
+  PutNamed(".dockerignore", "private.txt\n");
+  PutNamed("README.md", "readme");
+  PutNamed("private.txt", "p");
+  BuildResult r = MustBuild("FROM busybox\nCOPY --from=docs . /docs/\n");
+  EXPECT_EQ(Read(r, "/docs/README.md"), "readme");
+  EXPECT_EQ(Stat(r, "/docs/private.txt"), "");
+  auto ignored = Build("FROM busybox\nCOPY --from=docs private.txt /\n");
+  ASSERT_FALSE(ignored);
+  EXPECT_EQ(ignored.error().code(), ErrorCode::kNotFound);
+}
+
+TEST_F(NamedContextTest, ChangedFileInTheNamedContextRerunsTheCopy) {
+  PutNamed("a", "1");
+  std::string df = "FROM busybox\nCOPY --from=docs a /a\nRUN after\n";
+  MustBuild(df);
+  worker_.ClearCommands();
+  MustBuild(df);
+  EXPECT_EQ(worker_.argvs_ran(), (std::vector<std::string>{}));
+  PutNamed("a", "2");
+  BuildResult r = MustBuild(df);
+  EXPECT_EQ(worker_.argvs_ran(), (std::vector<std::string>{"/bin/sh -c after"}));
+  EXPECT_EQ(Read(r, "/a"), "2");
+}
+
+TEST_F(NamedContextTest, FromANamedContextIsAnImageOfItsFiles) {
+  PutNamed("bin/tool", "T");
+  PutNamed(".dockerignore", "skip\n");
+  PutNamed("skip", "s");
+  BuildResult r = MustBuild("FROM docs\nCOPY --from=docs bin/tool /copy\n");
+  EXPECT_EQ(Read(r, "/bin/tool"), "T");
+  EXPECT_EQ(Read(r, "/copy"), "T");
+  EXPECT_EQ(Stat(r, "/skip"), "");
+}
+
+TEST_F(NamedContextTest, RunMountFromANamedContextBindsItsDirectory) {
+  PutNamed("sub/x", "x");
+  MustBuild("FROM busybox\nRUN --mount=from=docs,source=sub,target=/in use\n");
+  auto ran = worker_.commands_ran();
+  ASSERT_EQ(ran.size(), 1u);
+  ASSERT_EQ(ran[0].binds.size(), 1u);
+  EXPECT_EQ(ran[0].binds[0].source, named_->path() + "/sub");
+  EXPECT_EQ(ran[0].binds[0].target, "/in");
+}
+
+TEST_F(NamedContextTest, MissingDirectoryIsNotFound) {
+  options_.named_contexts["docs"] = ctx_->path() + "/nope";
+  auto r = Build("FROM busybox\nCOPY --from=docs a /a\n");
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().Summary(),
+            fmt::format("--build-context docs: directory \"{}/nope\" not found", ctx_->path()));
+}
+
+// ---- Change-aware secret cache (issue #5) ------------------------------------------
+
+TEST_F(BuilderTest, ValueKeyedSecretRerunsTheStepWhenTheValueChanges) {
+  auto key = secrets::GenerateCacheKeyKey();
+  ASSERT_TRUE(key);
+  options_.secret_cache_key = &*key;
+  options_.value_keyed_secrets = {"tok"};
+  std::string df = "FROM busybox\nRUN --mount=type=secret,id=tok use\nRUN --mount=type=secret,id=other other\n";
+  auto build_with = [&](const std::string& value) {
+    secrets::SecretStore store;
+    store.Put("tok", secrets::SecretValue(value));
+    store.Put("other", secrets::SecretValue("other-" + value));
+    options_.secrets = &store;
+    worker_.ClearCommands();
+    MustBuild(df);
+    options_.secrets = nullptr;
+    return worker_.argvs_ran();
+  };
+  EXPECT_EQ(build_with("first-secret-value"), (std::vector<std::string>{"/bin/sh -c use", "/bin/sh -c other"}));
+  EXPECT_EQ(build_with("first-secret-value"), (std::vector<std::string>{}));
+  // Only the opted-in secret's steps see the change ("other" changed too,
+  // but its step reruns only because its parent did).
+  EXPECT_EQ(build_with("second-secret-value"), (std::vector<std::string>{"/bin/sh -c use", "/bin/sh -c other"}));
+  EXPECT_EQ(build_with("second-secret-value"), (std::vector<std::string>{}));
+}
+
+TEST_F(BuilderTest, ValueKeyedSecretDoesNotTouchStepsThatDoNotMountIt) {
+  auto key = secrets::GenerateCacheKeyKey();
+  ASSERT_TRUE(key);
+  options_.secret_cache_key = &*key;
+  options_.value_keyed_secrets = {"tok"};
+  std::string df = "FROM busybox\nRUN --mount=type=secret,id=other other\n";
+  for (std::string value : {"first-secret-value", "second-secret-value"}) {
+    secrets::SecretStore store;
+    store.Put("tok", secrets::SecretValue(value));
+    store.Put("other", secrets::SecretValue("other-" + value));
+    options_.secrets = &store;
+    MustBuild(df);
+  }
+  EXPECT_EQ(worker_.argvs_ran(), (std::vector<std::string>{"/bin/sh -c other"}));
+}
+
+TEST_F(BuilderTest, ValueKeyedSecretsUnderDifferentKeysMissTheCache) {
+  // Another store's key gives another token: an imported cache never hits.
+  secrets::SecretStore store;
+  store.Put("tok", secrets::SecretValue("first-secret-value"));
+  options_.secrets = &store;
+  options_.value_keyed_secrets = {"tok"};
+  std::string df = "FROM busybox\nRUN --mount=type=secret,id=tok use\n";
+  auto key1 = secrets::GenerateCacheKeyKey();
+  auto key2 = secrets::GenerateCacheKeyKey();
+  ASSERT_TRUE(key1 && key2);
+  options_.secret_cache_key = &*key1;
+  MustBuild(df);
+  options_.secret_cache_key = &*key2;
+  MustBuild(df);
+  EXPECT_EQ(worker_.argvs_ran(), (std::vector<std::string>{"/bin/sh -c use", "/bin/sh -c use"}));
 }
 
 }  // namespace

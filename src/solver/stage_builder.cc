@@ -16,6 +16,7 @@
 #include "base/strings.h"
 #include "dockerfile/parser.h"
 #include "image/reference.h"
+#include "secrets/cache_token.h"
 #include "secrets/mounter.h"
 #include "secrets/source.h"
 #include "secrets/ssh_agent.h"
@@ -147,6 +148,37 @@ Result<bool> ExtractLocalArchive(int source_fd, const std::string& src, int root
   return true;
 }
 
+// Go's url.PathUnescape, leaving malformed escapes as written.
+std::string PercentDecode(std::string_view s) {
+  std::string out;
+  for (size_t i = 0; i < s.size(); ++i) {
+    if (s[i] == '%' && i + 2 < s.size() && std::isxdigit(static_cast<unsigned char>(s[i + 1])) &&
+        std::isxdigit(static_cast<unsigned char>(s[i + 2]))) {
+      out += static_cast<char>(std::stoi(std::string(s.substr(i + 1, 2)), nullptr, 16));
+      i += 2;
+    } else {
+      out += s[i];
+    }
+  }
+  return out;
+}
+
+// The decoded path of "scheme://host/path?query#fragment".
+std::string UrlPath(std::string_view url) {
+  size_t scheme = url.find("://");
+  std::string_view rest = scheme == std::string_view::npos ? url : url.substr(scheme + 3);
+  rest = rest.substr(0, rest.find_first_of("?#"));
+  size_t slash = rest.find('/');
+  return slash == std::string_view::npos ? "" : PercentDecode(rest.substr(slash));
+}
+
+// "ref:subdir" of a git URL's fragment into `out`.
+void SplitGitFragment(std::string_view fragment, SourceKind& out) {
+  Cut c = CutString(fragment, ':');
+  out.git.ref = std::string(c.first);
+  out.subdir = std::string(c.second);
+}
+
 class StageBuilder {
  public:
   StageBuilder(BuildShared& shared, int stage)
@@ -172,7 +204,30 @@ class StageBuilder {
                               const MakeFn& make, bool* empty_layer);
 
   Result<ImageState> ResolveSource(const std::string& from, const SourceLoc& loc, std::string* key, int step = 0);
+  // The --build-context NAME=DIR called `name`, unless a stage has that name.
+  const LocalContext* FindLocalContext(const std::string& name) const;
+  // `FROM name` of a --build-context directory: a one-layer image of its
+  // files (without those its .dockerignore excludes), cached by content.
+  Result<ImageState> ImageFromContext(const std::string& name, const LocalContext& context, std::string* key);
+
+  // One remote source of an ADD.
+  struct RemoteAdd {
+    std::string src;  // as written, for messages
+    SourceKind kind;
+    std::optional<Digest> checksum;   // --checksum
+    std::optional<FetchedSource> fetched;  // unset while a --checksum defers the download
+    std::string record;                    // its line of the cache key record
+  };
+  // Classifies and, unless a --checksum lets the cache decide first, fetches.
+  Result<RemoteAdd> FetchRemote(const std::string& src, const SourceKind& kind, const df::CopyArgs& args,
+                                const SourceLoc& loc);
+  // Copies a fetched source to `dest` in the root (downloading it first when
+  // deferred, then checking --checksum).
+  Result<void> CopyRemote(RemoteAdd& remote, int root_fd, const std::string& dest, const CopyOptions& opt);
   std::vector<std::string> RunEnv() const;
+  // The cache key line of an opted-in secret ("secret-token ID
+  // hmac-sha256:..."), "" for the others.
+  Result<std::string> SecretCacheRecord(const std::string& id) const;
   std::string ShellCreatedBy(const std::vector<std::string>& argv, bool shell_form) const;
 
   BuildShared& shared_;
@@ -212,6 +267,16 @@ std::vector<std::string> StageBuilder::RunEnv() const {
   return env;
 }
 
+Result<std::string> StageBuilder::SecretCacheRecord(const std::string& id) const {
+  const BuildOptions& o = shared_.options;
+  if (!o.value_keyed_secrets.contains(id) || !o.secrets) return std::string();
+  const secrets::SecretValue* value = o.secrets->Find(id);
+  if (!value) return std::string();
+  if (!o.secret_cache_key) return Fail(Error::Invalid(fmt::format("secret {}: no secret cache key", Quote(id))));
+  KILN_TRY_ASSIGN(std::string token, secrets::SecretCacheToken(*o.secret_cache_key, value->view()));
+  return fmt::format("secret-token {} {}\n", id, token);
+}
+
 Result<ImageState> StageBuilder::ResolveSource(const std::string& from, const SourceLoc& loc, std::string* key,
                                                 int step) {
   if (auto idx = df::FindStage(shared_.dockerfile, from)) {
@@ -221,6 +286,7 @@ Result<ImageState> StageBuilder::ResolveSource(const std::string& from, const So
     *key = r.cache_key;
     return r.image;
   }
+  if (const LocalContext* local = FindLocalContext(from)) return ImageFromContext(from, *local, key);
   auto named = shared_.options.named_contexts.find(from);
   std::string ref_text = from;
   if (named != shared_.options.named_contexts.end() && named->second.starts_with("docker-image://"))
@@ -243,6 +309,92 @@ Result<ImageState> StageBuilder::ResolveSource(const std::string& from, const So
   }
   *key = ChainKey("image", img->source.str());
   return *img;
+}
+
+const LocalContext* StageBuilder::FindLocalContext(const std::string& name) const {
+  if (name.empty() || df::FindStage(shared_.dockerfile, name)) return nullptr;
+  auto it = shared_.local_contexts.find(name);
+  return it == shared_.local_contexts.end() ? nullptr : &it->second;
+}
+
+Result<ImageState> StageBuilder::ImageFromContext(const std::string& name, const LocalContext& context,
+                                                  std::string* key) {
+  ExcludeFn excluded = [&context](const std::string& p) { return context.ignore.Matches(p); };
+  KILN_TRY_ASSIGN(Digest content, HashPath(context.fd.get(), ".", excluded));
+  *key = ChainKey("context:" + name, content.str());
+  Worker& worker = shared_.worker;
+  ImageState image;
+  KILN_TRY_ASSIGN(auto lock, worker.LockKey(*key));
+  KILN_TRY_ASSIGN(std::optional<Commit> hit, worker.CacheGet(*key));
+  if (!hit) {
+    KILN_TRY_ASSIGN(auto rootfs, worker.Mount({}));
+    CopyOptions opt;
+    opt.excluded = excluded;
+    KILN_TRY(CopyPath(context.fd.get(), ".", rootfs->fd(), "/", DestKind::kDirectory, opt));
+    KILN_TRY_ASSIGN(Commit commit, worker.CommitRootfs(std::move(rootfs), Digest(), CommitOptions{}));
+    KILN_TRY(worker.CachePut(*key, commit));
+    hit = std::move(commit);
+  }
+  if (hit->layer) image.layers.push_back(*hit->layer);
+  return image;
+}
+
+Result<StageBuilder::RemoteAdd> StageBuilder::FetchRemote(const std::string& src, const SourceKind& kind,
+                                                          const df::CopyArgs& args, const SourceLoc& loc) {
+  RemoteAdd remote;
+  remote.src = src;
+  remote.kind = kind;
+  if (!args.checksum.empty() && kind.kind == SourceKind::Kind::kHttp) {
+    auto d = Digest::Parse(args.checksum);
+    if (!d || d->algorithm() != "sha256")
+      return Fail(Error::Syntax(loc, fmt::format("invalid --checksum {}: want sha256:<64 hex digits>",
+                                                 Quote(args.checksum))));
+    remote.checksum = *d;
+  }
+  Worker& worker = shared_.worker;
+  if (kind.kind == SourceKind::Kind::kHttp) {
+    // BuildKit keys a download by its checksum when one is given (no
+    // download on a cache hit), else by the content it just downloaded.
+    if (remote.checksum) {
+      remote.record = fmt::format("url {} file={} checksum={}\n", src, kind.filename, remote.checksum->str());
+      return remote;
+    }
+    auto fetched = worker.FetchUrl(src, kind.filename);
+    if (!fetched) return Fail(std::move(fetched).error().At(loc));
+    remote.record = fmt::format("url {} file={} content={}\n", src, kind.filename, fetched->digest.str());
+    remote.fetched = std::move(*fetched);
+    return remote;
+  }
+  GitSource git = kind.git;
+  git.keep_git_dir = args.keep_git_dir;
+  auto fetched = worker.FetchGit(git);
+  if (!fetched) return Fail(std::move(fetched).error().At(loc));
+  if (!args.checksum.empty() && args.checksum != fetched->commit)
+    return Fail(Error(ErrorCode::kDigestMismatch, fmt::format("checksum mismatch for {}: expected commit {}, got {}",
+                                                              src, args.checksum, fetched->commit))
+                    .At(loc));
+  remote.record = fmt::format("git {} ref={} subdir={} keep-git-dir={} commit={}\n", git.remote, git.ref,
+                              kind.subdir, git.keep_git_dir, fetched->commit);
+  remote.fetched = std::move(*fetched);
+  return remote;
+}
+
+Result<void> StageBuilder::CopyRemote(RemoteAdd& remote, int root_fd, const std::string& dest,
+                                      const CopyOptions& opt) {
+  if (!remote.fetched) {
+    KILN_TRY_ASSIGN(remote.fetched, shared_.worker.FetchUrl(remote.src, remote.kind.filename));
+  }
+  if (remote.checksum && remote.fetched->digest != *remote.checksum)
+    return Fail(Error(ErrorCode::kDigestMismatch,
+                      fmt::format("checksum mismatch for {}: expected {}, got {}", remote.src,
+                                  remote.checksum->str(), remote.fetched->digest.str())));
+  KILN_TRY_ASSIGN(Fd dir, OpenFile(remote.fetched->dir->path(), O_RDONLY | O_DIRECTORY));
+  if (remote.kind.kind == SourceKind::Kind::kHttp)
+    return CopyPath(dir.get(), remote.kind.filename, root_fd, dest,
+                    dest.ends_with('/') ? DestKind::kDirectory : DestKind::kAuto, opt);
+  // A git tree (or its subdir) is copied as a directory: its contents land in dest.
+  return CopyPath(dir.get(), remote.kind.subdir.empty() ? "." : remote.kind.subdir, root_fd, dest,
+                  DestKind::kAuto, opt);
 }
 
 Result<StageResult> StageBuilder::Run() {
@@ -566,13 +718,19 @@ Result<void> StageBuilder::DoRun(const df::Instruction& ins) {
         r.gid = static_cast<int>(m.gid.value_or(0));
         secret_requests.push_back(r);
         uses_secrets = true;
+        KILN_TRY_ASSIGN(std::string token, SecretCacheRecord(m.id));
+        record += token;
         break;
       }
       case df::MountType::kBind: {
-        if (m.from.empty()) {
-          // From the context: the key covers the content it exposes.
-          KILN_TRY_ASSIGN(Digest d, HashPath(shared_.context_fd.get(), m.source.empty() ? "." : m.source,
-                                             [this](const std::string& p) { return shared_.ignore.Matches(p); }));
+        if (m.from.empty() || FindLocalContext(m.from)) {
+          // From the context or a --build-context directory: the key covers
+          // the content it exposes.
+          const LocalContext* local = FindLocalContext(m.from);
+          const df::Matcher& ignore = local ? local->ignore : shared_.ignore;
+          KILN_TRY_ASSIGN(Digest d, HashPath(local ? local->fd.get() : shared_.context_fd.get(),
+                                             m.source.empty() ? "." : m.source,
+                                             [&ignore](const std::string& p) { return ignore.Matches(p); }));
           record += "content=" + d.str() + "\n";
         } else {
           std::string source_key;
@@ -615,8 +773,10 @@ Result<void> StageBuilder::DoRun(const df::Instruction& ins) {
           req.tmpfs.push_back({target, m.size.value_or(0)});
           break;
         case df::MountType::kBind:
-          if (m.from.empty()) {
-            KILN_TRY_ASSIGN(Fd src, OpenInRoot(shared_.context_fd.get(), m.source.empty() ? "." : m.source, O_PATH));
+          if (m.from.empty() || FindLocalContext(m.from)) {
+            const LocalContext* local = FindLocalContext(m.from);
+            KILN_TRY_ASSIGN(Fd src, OpenInRoot(local ? local->fd.get() : shared_.context_fd.get(),
+                                               m.source.empty() ? "." : m.source, O_PATH));
             char buf[4096];
             ssize_t n = ::readlink(fmt::format("/proc/self/fd/{}", src.get()).c_str(), buf, sizeof buf);
             if (n < 0) return Fail(Error::Io(m.source, errno, "resolve"));
@@ -792,19 +952,19 @@ Result<void> StageBuilder::DoCopy(const df::Instruction& ins, bool is_add) {
   std::string source_key = "context";
   ImageState source_image;
   bool from_image = false;
-  if (!args.from.empty()) {
-    auto named = shared_.options.named_contexts.find(args.from);
-    if (named != shared_.options.named_contexts.end() && !named->second.starts_with("docker-image://")) {
-      return Fail(Error::Unsupported("--build-context with a local directory is not supported yet").At(ins.loc));
-    }
+  const df::Matcher* ignore = &shared_.ignore;
+  if (const LocalContext* local = FindLocalContext(args.from)) {
+    source_fd = local->fd.get();
+    ignore = &local->ignore;
+    source_key = "context:" + args.from;
+  } else if (!args.from.empty()) {
     KILN_TRY_ASSIGN(source_image, ResolveSource(args.from, ins.loc, &source_key));
     from_image = true;
+    ignore = nullptr;
   }
-  if (!from_image && source_fd < 0) return Fail(Error::Invalid("COPY needs a build context").At(ins.loc));
 
   std::vector<std::string> excludes = args.excludes;
   KILN_TRY_ASSIGN(df::Matcher exclude_matcher, df::Matcher::Parse(Join(excludes, "\n"), "--exclude"));
-  const df::Matcher* ignore = from_image ? nullptr : &shared_.ignore;
   // .dockerignore matches context paths; --exclude matches paths relative
   // to the source being copied (BuildKit's copy ExcludePatterns), and a
   // wildcard's matches by their base name.
@@ -829,6 +989,10 @@ Result<void> StageBuilder::DoCopy(const df::Instruction& ins, bool is_add) {
   std::vector<std::string> sources;
   std::vector<ExcludeFn> source_excludes;  // one per source
   std::vector<const df::Heredoc*> heredocs;
+  std::vector<RemoteAdd> remotes;
+  if (!args.checksum.empty() && args.checksum.find(':') == std::string::npos)
+    return Fail(Error::Syntax(ins.loc, fmt::format("invalid --checksum {}: want sha256:<64 hex digits>",
+                                                   Quote(args.checksum))));
   for (const auto& src : args.sources) {
     const df::Heredoc* heredoc = nullptr;
     for (const auto& h : args.heredocs)
@@ -838,8 +1002,20 @@ Result<void> StageBuilder::DoCopy(const df::Instruction& ins, bool is_add) {
       record += fmt::format("heredoc {} {}\n", heredoc->name, Digest::Of(heredoc->content).str());
       continue;
     }
-    if (is_add && (src.starts_with("http://") || src.starts_with("https://") || src.starts_with("git@")))
-      return Fail(Error::Unsupported(fmt::format("ADD from a URL ({}) is not supported yet", src)).At(ins.loc));
+    SourceKind kind = ClassifySource(src);
+    if (kind.kind != SourceKind::Kind::kLocal) {
+      bool git = kind.kind == SourceKind::Kind::kGit;
+      if (!is_add)
+        return Fail(Error::Syntax(ins.loc, git ? "source can't be a git ref for COPY" : "source can't be a URL for COPY")
+                        .WithHint("use ADD to fetch remote sources"));
+      KILN_TRY_ASSIGN(RemoteAdd remote, FetchRemote(src, kind, args, ins.loc));
+      record += remote.record;
+      remotes.push_back(std::move(remote));
+      continue;
+    }
+    if (!args.checksum.empty())
+      return Fail(Error::Syntax(ins.loc, "checksum can't be specified for non-HTTP(S) sources"));
+    if (!from_image && source_fd < 0) return Fail(Error::Invalid("COPY needs a build context").At(ins.loc));
     ExcludeFn expand_excluded = [ignore, &exclude_matcher, wild = HasWildcard(src)](const std::string& p) {
       return (ignore && ignore->Matches(p)) || (wild && exclude_matcher.Matches(Basename(p)));
     };
@@ -860,7 +1036,7 @@ Result<void> StageBuilder::DoCopy(const df::Instruction& ins, bool is_add) {
       source_excludes.push_back(std::move(excluded));
     }
   }
-  if (sources.size() + heredocs.size() > 1 && !dest.ends_with('/'))
+  if (sources.size() + heredocs.size() + remotes.size() > 1 && !dest.ends_with('/'))
     return Fail(Error::Syntax(ins.loc, "When using COPY with more than one source file, the destination must be a "
                                        "directory and end with a /"));
 
@@ -890,6 +1066,9 @@ Result<void> StageBuilder::DoCopy(const df::Instruction& ins, bool is_add) {
       KILN_TRY(CopyPath(source_fd, src, rootfs.fd(), target,
                         target.ends_with('/') ? DestKind::kDirectory : DestKind::kAuto, opt));
     }
+    for (auto& remote : remotes) {
+      KILN_TRY(CopyRemote(remote, rootfs.fd(), dest, opt));
+    }
     for (const auto* h : heredocs) {
       std::string target = dest.ends_with('/') ? dest + h->name : dest;
       KILN_TRY(MkdirAllInRoot(rootfs.fd(), Dirname(target), 0, 0));
@@ -913,6 +1092,47 @@ Result<void> StageBuilder::DoCopy(const df::Instruction& ins, bool is_add) {
 }
 
 }  // namespace
+
+SourceKind ClassifySource(std::string_view src) {
+  SourceKind out;
+  size_t scheme_end = src.find("://");
+  bool has_scheme = scheme_end != std::string_view::npos && scheme_end > 0 &&
+                    std::all_of(src.begin(), src.begin() + scheme_end,
+                                [](char c) { return std::isalnum(static_cast<unsigned char>(c)); });
+  if (has_scheme) {
+    std::string scheme = ToLower(src.substr(0, scheme_end));
+    bool http = scheme == "http" || scheme == "https";
+    if (scheme != "ssh" && scheme != "git" && !http) return out;  // BuildKit: an unknown protocol is a local path
+    Cut frag = CutString(src, '#');
+    std::string path = UrlPath(frag.first);
+    if (http && !path.ends_with(".git")) {
+      out.kind = SourceKind::Kind::kHttp;
+      std::string base = Basename(path);
+      out.filename = path.empty() || base == "/" || base == "." || base.empty() ? "__unnamed__" : base;
+      return out;
+    }
+    out.kind = SourceKind::Kind::kGit;
+    out.git.remote = std::string(frag.first);
+    SplitGitFragment(frag.second, out);
+    return out;
+  }
+  // scp-like "user@host:path[#ref:subdir]".
+  Cut at = CutString(src, '@');
+  if (!at.found || at.first.empty()) return out;
+  bool user_ok = std::all_of(at.first.begin(), at.first.end(), [](char c) {
+    return std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_';
+  });
+  Cut host = CutString(at.second, ':');
+  bool host_ok = host.found && !host.first.empty() && std::all_of(host.first.begin(), host.first.end(), [](char c) {
+                   return std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '.';
+                 });
+  if (!user_ok || !host_ok) return out;
+  Cut frag = CutString(src, '#');
+  out.kind = SourceKind::Kind::kGit;
+  out.git.remote = std::string(frag.first);
+  SplitGitFragment(frag.second, out);
+  return out;
+}
 
 Result<StageResult> BuildStage(BuildShared& shared, int stage) {
   StageBuilder builder(shared, stage);

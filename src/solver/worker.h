@@ -15,6 +15,7 @@
 
 #include "base/digest.h"
 #include "base/error.h"
+#include "base/fs.h"
 #include "image/oci.h"
 #include "solver/progress.h"
 
@@ -97,6 +98,23 @@ struct CommitOptions {
   std::function<Result<void>(const std::string& upper_dir)> inspect;
 };
 
+// A remote ADD source the worker fetched into a fresh directory, which is
+// removed when this is destroyed.
+struct FetchedSource {
+  std::unique_ptr<TempDir> dir;
+  // ADD <url>: the sha256 of the downloaded file's content.
+  Digest digest;
+  // ADD <git>: the full id of the commit checked out.
+  std::string commit;
+};
+
+// A git repository to check out for `ADD <git url>` (BuildKit's git source).
+struct GitSource {
+  std::string remote;  // the URL without its "#ref:subdir" fragment
+  std::string ref;     // a branch, tag or commit; "" for the remote's HEAD
+  bool keep_git_dir = false;
+};
+
 // Thread-safe: the solver calls it from one thread per stage.
 class Worker {
  public:
@@ -140,6 +158,22 @@ class Worker {
   // A scratch directory for the life of the build (secrets' tmpfs, bind
   // mount sources).
   virtual const std::string& scratch_dir() const = 0;
+
+  // Downloads `url` (http or https) for `ADD <url>` into a fresh directory
+  // as the file `filename`, mode 0600, its mtime from Last-Modified when the
+  // server sends one. kNotFound for a 404 and kNetwork for other failures,
+  // both naming the URL. The default is kUnsupported.
+  virtual Result<FetchedSource> FetchUrl(const std::string& url, const std::string& filename) {
+    return Fail(Error::Unsupported(fmt::format("this worker cannot download {}", url)));
+  }
+
+  // Checks out `source` at `source.ref` (shallow) into a fresh directory,
+  // without .git unless `keep_git_dir`. kNotFound when the ref does not
+  // exist, kNetwork when the remote cannot be read. The default is
+  // kUnsupported.
+  virtual Result<FetchedSource> FetchGit(const GitSource& source) {
+    return Fail(Error::Unsupported(fmt::format("this worker cannot clone {}", source.remote)));
+  }
 };
 
 }  // namespace kiln::solver

@@ -375,4 +375,66 @@ Result<std::unique_ptr<Worker::KeyLock>> FakeWorker::LockKey(const std::string& 
   return std::unique_ptr<KeyLock>(std::make_unique<FakeKeyLock>(*mu));
 }
 
+void FakeWorker::AddUrl(std::string url, std::string content, std::optional<int64_t> mtime) {
+  std::lock_guard<std::mutex> lock(mu_);
+  urls_[std::move(url)] = FakeUrl{std::move(content), mtime};
+}
+
+void FakeWorker::AddGitRef(std::string remote, std::string ref, std::string commit,
+                           std::map<std::string, FakeFile> files) {
+  std::lock_guard<std::mutex> lock(mu_);
+  git_refs_[remote + "#" + ref] = FakeGitRef{std::move(commit), std::move(files)};
+}
+
+std::vector<std::string> FakeWorker::fetches() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return fetches_;
+}
+
+Result<FetchedSource> FakeWorker::FetchUrl(const std::string& url, const std::string& filename) {
+  FakeUrl served;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    fetches_.push_back("url " + url);
+    auto it = urls_.find(url);
+    if (it == urls_.end()) return Fail(Error::NotFound(fmt::format("GET {}: HTTP status 404", url)));
+    served = it->second;
+  }
+  KILN_TRY_ASSIGN(TempDir dir, TempDir::Create("kiln-fake-url"));
+  std::string path = dir.path() + "/" + filename;
+  KILN_TRY(WriteFile(path, served.content, 0600));
+  if (served.mtime) {
+    struct timespec times[2] = {{*served.mtime, 0}, {*served.mtime, 0}};
+    if (::utimensat(AT_FDCWD, path.c_str(), times, 0) != 0) return Fail(Error::Io(path, errno, "utimensat"));
+  }
+  FetchedSource out;
+  out.digest = Digest::Of(served.content);
+  out.dir = std::make_unique<TempDir>(std::move(dir));
+  return out;
+}
+
+Result<FetchedSource> FakeWorker::FetchGit(const GitSource& source) {
+  FakeGitRef served;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    fetches_.push_back("git " + source.remote + "#" + source.ref);
+    auto it = git_refs_.find(source.remote + "#" + source.ref);
+    if (it == git_refs_.end())
+      return Fail(Error::NotFound(fmt::format("git ref {} not found in {}", Quote(source.ref), source.remote)));
+    served = it->second;
+  }
+  KILN_TRY_ASSIGN(TempDir dir, TempDir::Create("kiln-fake-git"));
+  auto files = served.files;
+  if (source.keep_git_dir) files["/.git/HEAD"] = FakeFile{served.commit + "\n"};
+  for (const auto& [path, f] : files) {
+    std::string rel = CleanPath("/" + path);
+    KILN_TRY(MakeDirs(dir.path() + Dirname(rel)));
+    KILN_TRY(Materialize(dir.path(), rel, Entry{f.symlink ? 'l' : 'f', f.mode, f.uid, f.gid, f.content}));
+  }
+  FetchedSource out;
+  out.commit = served.commit;
+  out.dir = std::make_unique<TempDir>(std::move(dir));
+  return out;
+}
+
 }  // namespace kiln::solver::testing

@@ -10,6 +10,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -53,6 +54,16 @@ class FakeWorker : public Worker {
   // nothing.
   void OnRun(std::string argv_substring, Effect effect);
 
+  // Serves `url` to FetchUrl: `content`, with `mtime` (seconds) as its
+  // Last-Modified when set. Other URLs fail as an HTTP 404 would.
+  void AddUrl(std::string url, std::string content, std::optional<int64_t> mtime = std::nullopt);
+  // Serves `remote` at `ref` ("" for its HEAD) to FetchGit as commit
+  // `commit` holding `files`; with keep_git_dir the checkout also has
+  // .git/HEAD containing the commit. Other refs fail with kNotFound.
+  void AddGitRef(std::string remote, std::string ref, std::string commit, std::map<std::string, FakeFile> files);
+  // "url URL" or "git REMOTE#REF" per fetch so far, in call order.
+  std::vector<std::string> fetches() const;
+
   // Every Run() request so far, in call order, without on_output.
   std::vector<RunRequest> commands_ran() const;
   // Joined argv of every Run() (easier to compare exactly).
@@ -82,6 +93,8 @@ class FakeWorker : public Worker {
   Result<std::string> CacheMountDir(const std::string& id) override;
   Result<std::unique_ptr<KeyLock>> LockKey(const std::string& key) override;
   const std::string& scratch_dir() const override { return scratch_; }
+  Result<FetchedSource> FetchUrl(const std::string& url, const std::string& filename) override;
+  Result<FetchedSource> FetchGit(const GitSource& source) override;
 
  private:
   std::string NewDir(const std::string& kind);
@@ -100,6 +113,17 @@ class FakeWorker : public Worker {
   std::map<std::string, std::vector<std::string>> deletions_;  // GUARDED_BY(mu_)
   std::map<std::string, std::vector<std::string>> listings_;   // GUARDED_BY(mu_), by snapshot
   std::map<std::string, std::unique_ptr<std::mutex>> key_locks_;  // GUARDED_BY(mu_)
+  struct FakeUrl {
+    std::string content;
+    std::optional<int64_t> mtime;
+  };
+  std::map<std::string, FakeUrl> urls_;  // GUARDED_BY(mu_)
+  struct FakeGitRef {
+    std::string commit;
+    std::map<std::string, FakeFile> files;
+  };
+  std::map<std::string, FakeGitRef> git_refs_;  // GUARDED_BY(mu_), by "remote#ref"
+  std::vector<std::string> fetches_;            // GUARDED_BY(mu_)
 };
 
 }  // namespace kiln::solver::testing

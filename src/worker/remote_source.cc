@@ -1,0 +1,177 @@
+#include "worker/remote_source.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <ctime>
+
+#include "base/digest.h"
+#include "base/fs.h"
+#include "base/strings.h"
+
+extern char** environ;
+
+namespace kiln::worker {
+
+std::optional<int64_t> ParseHttpDate(std::string_view text) {
+  std::tm tm{};
+  std::string s(TrimSpace(text));
+  const char* end = ::strptime(s.c_str(), "%a, %d %b %Y %H:%M:%S GMT", &tm);
+  if (!end || *end != '\0') return std::nullopt;
+  return static_cast<int64_t>(::timegm(&tm));
+}
+
+Result<solver::FetchedSource> DownloadUrl(registry::HttpClient& http, const std::string& url,
+                                          const std::string& filename) {
+  KILN_TRY_ASSIGN(TempDir dir, TempDir::Create("kiln-add"));
+  std::string path = JoinPath(dir.path(), filename);
+  KILN_TRY_ASSIGN(Fd file, OpenFile(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600));
+  Sha256 hash;
+  registry::BodySink sink = [&](const registry::HttpResponse&, std::string_view chunk) -> Result<void> {
+    hash.Update(chunk);
+    return WriteAll(file.get(), chunk, path);
+  };
+  registry::HttpRequest req;
+  req.url = url;
+  auto resp = http.Send(req, &sink);
+  if (!resp) return Fail(std::move(resp).error().Wrap("downloading {}", url));
+  if (resp->status == 404) return Fail(Error::NotFound(fmt::format("GET {}: HTTP status 404", url)));
+  if (resp->status < 200 || resp->status >= 300)
+    return Fail(Error(ErrorCode::kNetwork, fmt::format("GET {}: HTTP status {}", url, resp->status)));
+  // BuildKit gives downloaded files 0600 whatever the umask, and the
+  // server's Last-Modified as mtime.
+  if (::fchmod(file.get(), 0600) != 0) return Fail(Error::Io(path, errno, "chmod"));
+  if (auto lm = resp->Header("last-modified")) {
+    if (auto t = ParseHttpDate(*lm)) {
+      struct timespec times[2] = {{*t, 0}, {*t, 0}};
+      if (::futimens(file.get(), times) != 0) return Fail(Error::Io(path, errno, "utimens"));
+    }
+  }
+  solver::FetchedSource out;
+  out.digest = hash.Finish();
+  out.dir = std::make_unique<TempDir>(std::move(dir));
+  return out;
+}
+
+namespace {
+
+// Runs git with the caller's environment, never prompting for credentials,
+// and with the local-file and ext transports off (a Dockerfile must not
+// read the builder's files or run commands through a remote URL).
+Result<sys::ProcessOutput> Git(sys::ProcessRunner& runner, const std::string& dir,
+                               std::vector<std::string> args) {
+  std::vector<std::string> env;
+  for (char** e = environ; *e; ++e) env.emplace_back(*e);
+  env.push_back("GIT_TERMINAL_PROMPT=0");
+  std::vector<std::string> argv = {"git", "-c", "protocol.file.allow=never", "-c", "protocol.ext.allow=never",
+                                   "-C", dir};
+  argv.insert(argv.end(), args.begin(), args.end());
+  return runner.Run(sys::ProcessSpec{argv, env, ""});
+}
+
+std::string LastLine(std::string_view text) {
+  text = TrimSpace(text);
+  size_t nl = text.rfind('\n');
+  return std::string(nl == std::string_view::npos ? text : text.substr(nl + 1));
+}
+
+bool IsCommitId(std::string_view ref) {
+  return ref.size() == 40 && std::all_of(ref.begin(), ref.end(), [](char c) {
+           return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
+         });
+}
+
+}  // namespace
+
+Result<solver::FetchedSource> CloneGit(sys::ProcessRunner& runner, const solver::GitSource& source) {
+  KILN_TRY_ASSIGN(TempDir dir, TempDir::Create("kiln-git"));
+  auto run = [&](std::vector<std::string> args) -> Result<sys::ProcessOutput> {
+    auto out = Git(runner, dir.path(), std::move(args));
+    if (!out) return Fail(std::move(out).error().Wrap("running git for {}", source.remote));
+    return out;
+  };
+  KILN_TRY_ASSIGN(auto init, run({"init", "-q"}));
+  if (!init.status.success())
+    return Fail(Error::Invalid(fmt::format("git init: {}", LastLine(init.err))));
+  KILN_TRY_ASSIGN(auto remote, run({"remote", "add", "origin", "--", source.remote}));
+  if (!remote.status.success())
+    return Fail(Error::Invalid(fmt::format("git remote add {}: {}", source.remote, LastLine(remote.err))));
+  std::string ref = source.ref.empty() ? "HEAD" : source.ref;
+  KILN_TRY_ASSIGN(auto fetch, run({"fetch", "-q", "--depth=1", "--no-tags", "origin", "--", ref}));
+  std::string checkout = "FETCH_HEAD";
+  if (!fetch.status.success() && IsCommitId(ref)) {
+    // Servers that do not serve an unadvertised commit: fetch everything.
+    KILN_TRY_ASSIGN(fetch, run({"fetch", "-q", "--no-tags", "origin"}));
+    checkout = ref;
+  }
+  if (!fetch.status.success()) {
+    std::string why = LastLine(fetch.err);
+    if (why.find("couldn't find remote ref") != std::string::npos ||
+        why.find("not our ref") != std::string::npos)
+      return Fail(Error::NotFound(fmt::format("git ref {} not found in {}", Quote(ref), source.remote)));
+    return Fail(Error(ErrorCode::kNetwork, fmt::format("git fetch {} {}: {}", source.remote, ref, why)));
+  }
+  KILN_TRY_ASSIGN(auto co, run({"checkout", "-q", "--detach", checkout}));
+  if (!co.status.success())
+    return Fail(Error::NotFound(fmt::format("git ref {} not found in {}: {}", Quote(ref), source.remote,
+                                            LastLine(co.err))));
+  KILN_TRY_ASSIGN(auto head, run({"rev-parse", "HEAD"}));
+  if (!head.status.success())
+    return Fail(Error::Invalid(fmt::format("git rev-parse HEAD: {}", LastLine(head.err))));
+  solver::FetchedSource out;
+  out.commit = std::string(TrimSpace(head.out));
+  if (!source.keep_git_dir) KILN_TRY(RemoveAll(JoinPath(dir.path(), ".git")));
+  out.dir = std::make_unique<TempDir>(std::move(dir));
+  return out;
+}
+
+namespace {
+
+class RemoteSourceWorker : public solver::Worker {
+ public:
+  RemoteSourceWorker(solver::Worker& inner, registry::HttpClient& http, sys::ProcessRunner& runner)
+      : inner_(inner), http_(http), runner_(runner) {}
+
+  Result<solver::ImageState> ResolveImage(const std::string& ref, solver::PullPolicy policy,
+                                          solver::ProgressSink& progress, int step) override {
+    return inner_.ResolveImage(ref, policy, progress, step);
+  }
+  Result<std::unique_ptr<solver::Rootfs>> Mount(const std::vector<solver::LayerRef>& layers) override {
+    return inner_.Mount(layers);
+  }
+  Result<int> Run(solver::Rootfs& rootfs, const solver::RunRequest& request) override {
+    return inner_.Run(rootfs, request);
+  }
+  Result<solver::Commit> CommitRootfs(std::unique_ptr<solver::Rootfs> rootfs, const Digest& parent_chain,
+                                      const solver::CommitOptions& options) override {
+    return inner_.CommitRootfs(std::move(rootfs), parent_chain, options);
+  }
+  Result<std::optional<solver::Commit>> CacheGet(const std::string& key) override { return inner_.CacheGet(key); }
+  Result<void> CachePut(const std::string& key, const solver::Commit& commit) override {
+    return inner_.CachePut(key, commit);
+  }
+  Result<std::string> CacheMountDir(const std::string& id) override { return inner_.CacheMountDir(id); }
+  Result<std::unique_ptr<KeyLock>> LockKey(const std::string& key) override { return inner_.LockKey(key); }
+  const std::string& scratch_dir() const override { return inner_.scratch_dir(); }
+  Result<solver::FetchedSource> FetchUrl(const std::string& url, const std::string& filename) override {
+    return DownloadUrl(http_, url, filename);
+  }
+  Result<solver::FetchedSource> FetchGit(const solver::GitSource& source) override {
+    return CloneGit(runner_, source);
+  }
+
+ private:
+  solver::Worker& inner_;
+  registry::HttpClient& http_;
+  sys::ProcessRunner& runner_;
+};
+
+}  // namespace
+
+std::unique_ptr<solver::Worker> WithRemoteSources(solver::Worker& inner, registry::HttpClient& http,
+                                                  sys::ProcessRunner& runner) {
+  return std::make_unique<RemoteSourceWorker>(inner, http, runner);
+}
+
+}  // namespace kiln::worker

