@@ -162,65 +162,21 @@ Result<void> ComposeBuild(const GlobalOptions& global, const ParsedFlags& global
                 FlagHelp(kComposeBuildFlags)).c_str(), stdout);
     return Ok();
   }
-  // Services named on the command line, plus (as docker compose does) the
-  // services their additional_contexts read from (service:NAME), which are
-  // built first: loading only the named ones would leave those out.
-  std::vector<std::string> names = flags.args();
-  std::vector<std::string> previous;
-  for (size_t round = 0; !names.empty() && round < 64; ++round) {
-    CollectingDiagnostics probe_diags;
-    auto probe = Load(global_flags, names, probe_diags);
-    if (!probe) {
-      // A context naming a service the file lacks: the checks below say so.
-      if (round > 0) names = previous;
-      break;
-    }
-    std::vector<std::string> more;
-    for (const auto& s : probe->services) {
-      if (!s.build) continue;
-      for (const auto& [ctx, value] : s.build->additional_contexts) {
-        if (!value.starts_with("service:")) continue;
-        std::string dep = value.substr(8);
-        if (!probe->FindService(dep) && std::find(more.begin(), more.end(), dep) == more.end()) more.push_back(dep);
-      }
-    }
-    if (more.empty()) break;
-    previous = names;
-    names.insert(names.end(), more.begin(), more.end());
-  }
+  // The loader enables the named services and what they depend on or read
+  // (`service:` contexts); BuildOrder picks the ones to build.
   CollectingDiagnostics diags;
-  auto loaded = Load(global_flags, names, diags);
+  auto loaded = Load(global_flags, flags.args(), diags);
   if (!loaded) {
     PrintWarnings(diags);
     return Fail(std::move(loaded).error());
   }
   compose::Project& project = *loaded;
-
-  // Which services to build: those named (and, with --with-dependencies,
-  // what they depend on), else every enabled service with a build section.
-  std::vector<const compose::Service*> selected;
-  std::set<std::string> wanted(names.begin(), names.end());
-  if (flags.Bool("with-dependencies")) {
-    std::vector<std::string> queue(wanted.begin(), wanted.end());
-    while (!queue.empty()) {
-      std::string n = queue.back();
-      queue.pop_back();
-      if (const auto* s = project.FindService(n))
-        for (const auto& d : s->depends_on)
-          if (wanted.insert(d.service).second) queue.push_back(d.service);
-    }
-  }
-  for (const auto& name : flags.args()) {
-    if (!project.FindService(name)) {
-      std::vector<std::string> names;
-      for (const auto& s : project.services) names.push_back(s.name);
-      std::string near = Spellcheck(name, names);
-      return Fail(Error::NotFound(fmt::format("no such service: {}{}", name,
-                                              near.empty() ? "" : fmt::format(" (did you mean {}?)", Quote(near)))));
-    }
-  }
-  for (const auto& s : project.services)
-    if (s.build && (wanted.empty() || wanted.count(s.name))) selected.push_back(&s);
+  KILN_TRY_ASSIGN(std::vector<const compose::Service*> selected,
+                  compose::BuildOrder(project, flags.args(),
+                                      flags.Bool("with-dependencies") ? compose::WithDependencies::kYes
+                                                                      : compose::WithDependencies::kNo));
+  std::set<std::string> building;
+  for (const auto* s : selected) building.insert(s->name);
 
   // Per service: a build request, and the services it must wait for
   // (additional_contexts: service:NAME).
@@ -254,7 +210,9 @@ Result<void> ComposeBuild(const GlobalOptions& global, const ParsedFlags& global
     r.target = b.target;
     r.no_cache = b.no_cache || flags.Bool("no-cache");
     r.pull = b.pull || flags.Bool("pull");
-    r.push = flags.Bool("push");
+    // Like docker compose, only services with an `image:` are pushed: the
+    // <project>-<service> default names no registry.
+    r.push = flags.Bool("push") && !s->image.empty();
     r.load = flags.Bool("load");
     if (!b.network.empty()) r.network = b.network == "host" || b.network == "none" ? b.network : "default";
     for (const auto& h : b.extra_hosts) {
@@ -271,17 +229,13 @@ Result<void> ComposeBuild(const GlobalOptions& global, const ParsedFlags& global
     r.progress = progress_mode;
     r.quiet = flags.Bool("quiet");
     r.secret_leaks = flags.Value("secret-leaks", "error");
-    for (const auto& [name, value] : b.additional_contexts) {
-      if (value.starts_with("service:")) {
-        std::string dep = value.substr(8);
-        const auto* ds = project.FindService(dep);
-        if (!ds) return Fail(Error::NotFound(fmt::format("service {}: additional_contexts.{}: no such service: {}",
-                                                         s->name, name, dep)));
-        job->waits_for.push_back(dep);
-        r.build_contexts.push_back(name + "=docker-image://" + ds->image_name);
-      } else {
-        r.build_contexts.push_back(name + "=" + value);
-      }
+    for (const auto& [name, value] : b.additional_contexts)
+      if (!value.starts_with("service:")) r.build_contexts.push_back(name + "=" + value);
+    // A `service:` context reads the image that service's build tags (the
+    // loader checked it exists).
+    for (const auto& c : b.service_contexts) {
+      r.build_contexts.push_back(c.context + "=docker-image://" + project.FindService(c.service)->image_name);
+      if (building.count(c.service)) job->waits_for.push_back(c.service);
     }
     // Build secrets: the long-syntax target is the id the build sees.
     for (const auto& ref : b.secrets) {
@@ -325,9 +279,6 @@ Result<void> ComposeBuild(const GlobalOptions& global, const ParsedFlags& global
       {
         std::unique_lock<std::mutex> lock(mu);
         for (const auto& dep : job.waits_for) {
-          bool building = false;
-          for (const auto& j : jobs) building |= j->service->name == dep;
-          if (!building) continue;
           cv.wait(lock, [&] { return state[dep] != 0; });
           if (state[dep] == 2) {
             errors[i] = Error::Invalid(fmt::format("service {}: not built because {} failed", job.service->name, dep));
