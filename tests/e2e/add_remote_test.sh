@@ -93,4 +93,70 @@ printf 'FROM busybox\nCOPY %s/dl/tool.sh /t\n' "$URL" >"$CTX/Dockerfile"
 run_kiln build --progress=quiet "$CTX"
 expect_eq "COPY of a URL" "error: Dockerfile:2:1: source can't be a URL for COPY" "$(echo "$ERR" | grep '^error:')"
 
+# --- ADD <git url>, served by git daemon. ---
+export GIT_AUTHOR_NAME=t GIT_AUTHOR_EMAIL=t@example.com GIT_COMMITTER_NAME=t GIT_COMMITTER_EMAIL=t@example.com
+SRC=$WORK/gitsrc
+git init -q -b main "$SRC"
+mkdir -p "$SRC/docs"
+echo top >"$SRC/README"
+echo guide-v1 >"$SRC/docs/guide.md"
+git -C "$SRC" add -A && git -C "$SRC" commit -q -m one && git -C "$SRC" tag v1
+V1_COMMIT=$(git -C "$SRC" rev-parse HEAD)
+echo guide-v2 >"$SRC/docs/guide.md"
+git -C "$SRC" commit -q -am two
+mkdir -p "$WORK/git"
+git clone -q --bare "$SRC" "$WORK/git/repo.git"
+GPORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+git daemon --reuseaddr --export-all --base-path="$WORK/git" --listen=127.0.0.1 --port="$GPORT" "$WORK/git" \
+  >"$WORK/gitd.log" 2>&1 &
+GITD_PID=$!
+stop_gitd() { kill "$GITD_PID" 2>/dev/null; wait "$GITD_PID" 2>/dev/null || true; }
+on_exit stop_gitd
+GIT=git://127.0.0.1:$GPORT/repo.git
+for _ in $(seq 50); do git ls-remote "$GIT" >/dev/null 2>&1 && break; sleep 0.1; done
+
+cat >"$CTX/Dockerfile" <<DOCKERFILE
+FROM busybox
+ADD $GIT#v1:docs /v1/
+ADD --keep-git-dir=true $GIT#main /main
+ADD $GIT /head
+RUN find /v1 /head | sort && cat /v1/guide.md /main/docs/guide.md && test -f /main/.git/HEAD && echo has-git-dir
+DOCKERFILE
+kiln_ok build --progress=plain "$CTX"
+expect_eq "git checkouts" "[5/5] /head
+[5/5] /head/README
+[5/5] /head/docs
+[5/5] /head/docs/guide.md
+[5/5] /v1
+[5/5] /v1/guide.md
+[5/5] guide-v1
+[5/5] guide-v2
+[5/5] has-git-dir" "$(step_output "$ERR")"
+
+# Same commits: cached. A new commit on main reruns the steps that read it,
+# not the tag's.
+kiln_ok build --progress=plain "$CTX"
+expect_eq "git cached" "[2/5] CACHED
+[3/5] CACHED
+[4/5] CACHED
+[5/5] CACHED" "$(step_states "$ERR" | grep -v -e 1/5 -e internal)"
+echo guide-v3 >"$SRC/docs/guide.md"
+git -C "$SRC" commit -q -am three
+git -C "$SRC" push -q "$WORK/git/repo.git" main
+kiln_ok build --progress=plain "$CTX"
+expect_eq "new commit" "[2/5] CACHED
+[3/5] DONE
+[4/5] DONE
+[5/5] DONE" "$(step_states "$ERR" | grep -v -e 1/5 -e internal)"
+
+# A commit id as the ref.
+printf 'FROM busybox\nADD %s#%s /c\nRUN cat /c/docs/guide.md\n' "$GIT" "$V1_COMMIT" >"$CTX/Dockerfile"
+kiln_ok build --progress=plain "$CTX"
+expect_eq "commit ref" "[3/3] guide-v1" "$(step_output "$ERR")"
+
+printf 'FROM busybox\nADD %s#nope /x\n' "$GIT" >"$CTX/Dockerfile"
+run_kiln build --progress=quiet "$CTX"
+expect_eq "bad ref exit" 1 "$RC"
+expect_eq "bad ref" "error: Dockerfile:2:1: git ref \"nope\" not found in $GIT" "$(echo "$ERR" | grep '^error:')"
+
 echo PASS
