@@ -3,10 +3,11 @@
 //
 // Input: "<compose.yaml>\n#####\n<.env>\n#####\n<compose.override.yaml>"
 // (missing parts are empty). Invariant checked: whatever loads renders to
-// YAML that parses again.
+// YAML that parses again, and it has a build order.
 
 #include <cstdint>
 #include <cstdlib>
+#include <set>
 #include <string>
 #include <string_view>
 
@@ -71,6 +72,26 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (!project) {
     (void)project.error().Render();
     return 0;
+  }
+  // Every loaded project has a build order (the loader rejected unknown
+  // services and cycles) in which a service comes after the built services
+  // its `service:` contexts read.
+  auto order = kiln::compose::BuildOrder(*project, {}, kiln::compose::WithDependencies::kYes);
+  if (!order) {
+    fprintf(stderr, "no build order: %s\n", order.error().Summary().c_str());
+    std::abort();
+  }
+  std::set<std::string> built;
+  for (const auto* s : *order) {
+    for (const auto& c : s->build->service_contexts) {
+      const auto* read = project->FindService(c.service);
+      if (!read) std::abort();
+      if (read->build && !built.count(c.service)) {
+        fprintf(stderr, "%s is built before %s, which it reads\n", s->name.c_str(), c.service.c_str());
+        std::abort();
+      }
+    }
+    built.insert(s->name);
   }
   std::string rendered = kiln::compose::RenderConfig(*project);
   auto reparsed = kiln::compose::ParseYaml("rendered.yaml", rendered);

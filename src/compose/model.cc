@@ -355,6 +355,7 @@ struct Edge {
   std::string path;  // the key path that declares it, for errors
   SourceLoc loc;
   bool required = true;
+  bool context = false;  // a `service:` context: the build reads `to`'s image
 };
 
 std::vector<std::string> Names(const std::vector<Service>& services) {
@@ -374,6 +375,23 @@ Result<void> CheckService(const Service& svc, const Project& project, Diagnostic
     if (!project.FindSecret(r.source))
       return Fail(InvalidAt(r.loc, PathIndex(PathJoin(sp, "secrets"), i),
                             fmt::format("undefined secret {}{}", Quote(r.source), DidYouMean(r.source, secret_names))));
+  }
+  // Named volumes must be declared at the top level, as docker compose
+  // requires (anonymous volumes and binds need not).
+  for (const auto& e : svc.other) {
+    if (e.key != "volumes" || !e.value.is_seq()) continue;
+    std::vector<std::string> declared;
+    for (const auto& v : project.volumes.map) declared.push_back(v.key);
+    for (size_t i = 0; i < e.value.seq.size(); ++i) {
+      const Node& v = e.value.seq[i];
+      const Node* type = v.Find("type");
+      const Node* source = v.Find("source");
+      if (!type || type->scalar != "volume" || !source || !source->is_scalar() || source->scalar.empty()) continue;
+      if (!project.volumes.Find(source->scalar))
+        return Fail(InvalidAt(v.loc, PathIndex(PathJoin(sp, "volumes"), i),
+                              fmt::format("undefined volume {}{}", Quote(source->scalar),
+                                          DidYouMean(source->scalar, declared))));
+    }
   }
   if (!svc.build) return Ok();
   const BuildSpec& b = *svc.build;
@@ -413,8 +431,9 @@ Result<void> CheckService(const Service& svc, const Project& project, Diagnostic
   return Ok();
 }
 
-// Rejects a cycle through depends_on and `service:` contexts, which no
-// order could satisfy, naming the services around it at its first edge.
+// Rejects a cycle of `service:` contexts, which no build order could
+// satisfy, naming the services around it at its first edge. (depends_on
+// only orders containers, which kiln does not start.)
 Result<void> CheckNoCycle(const std::vector<std::string>& names,
                           const std::map<std::string, std::vector<Edge>>& edges) {
   std::map<std::string, int> state;  // absent: unvisited, 1: on the stack, 2: done
@@ -422,6 +441,7 @@ Result<void> CheckNoCycle(const std::vector<std::string>& names,
   std::function<Result<void>(const std::string&)> visit = [&](const std::string& name) -> Result<void> {
     state[name] = 1;
     for (const auto& e : edges.at(name)) {
+      if (!e.context) continue;
       stack.emplace_back(name, &e);
       if (state[e.to] == 1) {
         size_t first = 0;
@@ -509,7 +529,7 @@ Result<void> BuildModel(Node root, const std::vector<std::string>& selected, Pro
     if (svc.build) {
       for (const auto& c : svc.build->service_contexts)
         out.push_back(Edge{c.service, PathJoin(PathJoin(PathJoin(sp, "build"), "additional_contexts"), c.context),
-                           c.loc, true});
+                           c.loc, true, true});
     }
     for (const auto& e : out) {
       if (!find(e.to))
