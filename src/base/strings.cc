@@ -26,6 +26,41 @@ Cut CutString(std::string_view s, char sep) {
   return {s.substr(0, pos), s.substr(pos + 1), true};
 }
 
+Result<std::vector<std::string>> SplitCsv(std::string_view record) {
+  std::vector<std::string> fields;
+  size_t i = 0;
+  for (;;) {
+    std::string field;
+    if (i < record.size() && record[i] == '"') {
+      ++i;
+      bool closed = false;
+      while (i < record.size()) {
+        if (record[i] != '"') {
+          field += record[i++];
+        } else if (i + 1 < record.size() && record[i + 1] == '"') {
+          field += '"';
+          i += 2;
+        } else {
+          ++i;
+          closed = true;
+          break;
+        }
+      }
+      // Unterminated, or something other than ',' after the closing quote.
+      if (!closed || (i < record.size() && record[i] != ','))
+        return Fail(Error::Invalid("extraneous or missing \" in quoted-field"));
+    } else {
+      while (i < record.size() && record[i] != ',') {
+        if (record[i] == '"') return Fail(Error::Invalid("bare \" in non-quoted-field"));
+        field += record[i++];
+      }
+    }
+    fields.push_back(std::move(field));
+    if (i >= record.size()) return fields;
+    ++i;  // the ','
+  }
+}
+
 std::string Join(const std::vector<std::string>& parts, std::string_view sep) {
   std::string out;
   for (size_t i = 0; i < parts.size(); ++i) {

@@ -4,6 +4,8 @@
 #include <string_view>
 #include <vector>
 
+#include "base/error.h"
+
 namespace kiln {
 
 std::vector<std::string> Split(std::string_view s, char sep);
@@ -13,6 +15,12 @@ struct Cut {
   bool found = false;
 };
 Cut CutString(std::string_view s, char sep);
+// One CSV record as Go's encoding/csv reads it with default settings (the
+// format of docker's --mount, --secret and --ssh values): fields split on
+// ',', a field that starts with '"' is quoted and holds ',' freely, '""' in
+// it is one '"'. Errors (kInvalid, in Go's words, for callers to wrap):
+// `bare " in non-quoted-field`, `extraneous or missing " in quoted-field`.
+[[nodiscard]] Result<std::vector<std::string>> SplitCsv(std::string_view record);
 std::string Join(const std::vector<std::string>& parts, std::string_view sep);
 std::string_view TrimSpace(std::string_view s);
 std::string ToLower(std::string_view s);

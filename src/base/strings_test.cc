@@ -26,5 +26,30 @@ TEST(StringsTest, SpellcheckSuggestsNearestOrNothing) {
   EXPECT_EQ(EditDistance("abcdef", "uvwxyz", 2), 3);
 }
 
+// Renders SplitCsv's result as "[a|b]" or "error: <code>: <message>".
+std::string Csv(std::string_view record) {
+  auto r = SplitCsv(record);
+  if (!r) return fmt::format("error: {}: {}", ErrorCodeName(r.error().code()), r.error().message());
+  return "[" + Join(*r, "|") + "]";
+}
+
+TEST(StringsTest, SplitCsvReadsOneRecordLikeGo) {
+  EXPECT_EQ(Csv("type=secret,id=npm"), "[type=secret|id=npm]");
+  EXPECT_EQ(Csv(""), "[]");
+  EXPECT_EQ(Csv(","), "[|]");
+  EXPECT_EQ(Csv("a,,b,"), "[a||b|]");
+  EXPECT_EQ(Csv(" a , b"), "[ a | b]");  // spaces are kept
+  EXPECT_EQ(Csv("\"target=/a,b\",ro"), "[target=/a,b|ro]");
+  EXPECT_EQ(Csv("\"say \"\"hi\"\"\""), "[say \"hi\"]");
+  EXPECT_EQ(Csv("\"\",x"), "[|x]");
+}
+
+TEST(StringsTest, SplitCsvQuoteErrorsUseGosWording) {
+  EXPECT_EQ(Csv("\"id=a"), "error: invalid: extraneous or missing \" in quoted-field");
+  EXPECT_EQ(Csv("\"id\"=a"), "error: invalid: extraneous or missing \" in quoted-field");
+  EXPECT_EQ(Csv("target=/a\"b"), "error: invalid: bare \" in non-quoted-field");
+  EXPECT_EQ(Csv("ok,x\""), "error: invalid: bare \" in non-quoted-field");
+}
+
 }  // namespace
 }  // namespace kiln

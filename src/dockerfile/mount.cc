@@ -77,43 +77,6 @@ std::optional<int64_t> RamInBytes(std::string_view v) {
   return static_cast<int64_t>(d);
 }
 
-// encoding/csv, one record, default settings.
-Result<std::vector<std::string>> SplitCsv(std::string_view s) {
-  std::vector<std::string> fields;
-  size_t i = 0;
-  for (;;) {
-    std::string field;
-    if (i < s.size() && s[i] == '"') {
-      ++i;
-      bool closed = false;
-      while (i < s.size()) {
-        if (s[i] == '"') {
-          if (i + 1 < s.size() && s[i + 1] == '"') {
-            field += '"';
-            i += 2;
-            continue;
-          }
-          ++i;
-          closed = true;
-          break;
-        }
-        field += s[i++];
-      }
-      if (!closed) return Fail(Error::Invalid("extraneous or missing \" in quoted-field"));
-      if (i < s.size() && s[i] != ',') return Fail(Error::Invalid("extraneous or missing \" in quoted-field"));
-    } else {
-      while (i < s.size() && s[i] != ',') {
-        if (s[i] == '"') return Fail(Error::Invalid("bare \" in non-quoted-field"));
-        field += s[i++];
-      }
-    }
-    fields.push_back(std::move(field));
-    if (i >= s.size()) break;
-    ++i;  // ','
-  }
-  return fields;
-}
-
 }  // namespace
 
 Result<Mount> ParseMount(std::string_view spec, const SourceLoc& loc) {

@@ -13,47 +13,14 @@
 
 namespace kiln::secrets {
 
-Result<std::vector<std::string>> SplitCsvRecord(std::string_view record) {
-  std::vector<std::string> fields;
-  size_t i = 0;
-  while (true) {
-    std::string field;
-    if (i < record.size() && record[i] == '"') {
-      ++i;
-      bool closed = false;
-      while (i < record.size()) {
-        if (record[i] == '"') {
-          if (i + 1 < record.size() && record[i + 1] == '"') {
-            field += '"';
-            i += 2;
-            continue;
-          }
-          ++i;
-          closed = true;
-          break;
-        }
-        field += record[i++];
-      }
-      if (!closed) return Fail(Error::Usage(fmt::format("{}: unterminated quote", Quote(record))));
-      if (i < record.size() && record[i] != ',')
-        return Fail(Error::Usage(
-            fmt::format("{}: unexpected character after closing quote", Quote(record))));
-    } else {
-      while (i < record.size() && record[i] != ',') field += record[i++];
-    }
-    fields.push_back(std::move(field));
-    if (i >= record.size()) break;
-    ++i;  // the comma
-  }
-  return fields;
-}
-
 Result<SecretSpec> ParseSecretFlag(std::string_view flag) {
   auto bad = [&](std::string msg) {
     return Fail(Error::Usage(fmt::format("--secret {}: {}", Quote(flag), msg)));
   };
   if (TrimSpace(flag).empty()) return bad("empty value");
-  KILN_TRY_ASSIGN(auto fields, SplitCsvRecord(flag));
+  auto split = SplitCsv(flag);
+  if (!split) return bad(split.error().message());
+  const std::vector<std::string>& fields = *split;
   SecretSpec spec;
   std::string src;
   bool have_env = false;
@@ -226,7 +193,9 @@ Result<SshSpec> ParseSshFlag(std::string_view flag) {
     return Fail(Error::Usage(fmt::format("--ssh {}: {}", Quote(flag), msg)));
   };
   if (TrimSpace(flag).empty()) return bad("empty value");
-  KILN_TRY_ASSIGN(auto fields, SplitCsvRecord(flag));
+  auto split = SplitCsv(flag);
+  if (!split) return bad(split.error().message());
+  const std::vector<std::string>& fields = *split;
   SshSpec spec;
   Cut kv = CutString(fields[0], '=');
   spec.id = std::string(kv.first);

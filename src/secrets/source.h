@@ -90,8 +90,4 @@ struct SshSpec {
 // Parses a `--ssh` value. kUsage for an empty value or empty id/path.
 Result<SshSpec> ParseSshFlag(std::string_view flag);
 
-// Splits one CSV record (RFC 4180 quoting, as Go's encoding/csv reads the
-// buildx flags). kUsage on an unterminated quote.
-Result<std::vector<std::string>> SplitCsvRecord(std::string_view record);
-
 }  // namespace kiln::secrets

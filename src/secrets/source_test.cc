@@ -51,7 +51,8 @@ TEST(ParseSecretFlagTest, Errors) {
       {"npm", "--secret \"npm\": field \"npm\" must be a key=value pair"},
       {"id=a,src=f,env=E", "--secret \"id=a,src=f,env=E\": src and env are mutually exclusive"},
       {"type=file", "--secret \"type=file\": type=file needs src=PATH or id=ID"},
-      {"\"id=a", "\"\\\"id=a\": unterminated quote"},
+      {"\"id=a", "--secret \"\\\"id=a\": extraneous or missing \" in quoted-field"},
+      {"id=a\"b", "--secret \"id=a\\\"b\": bare \" in non-quoted-field"},
   };
   for (const auto& c : cases) {
     auto got = ParseSecretFlag(c.flag);
@@ -69,7 +70,7 @@ TEST(ParseSshFlagTest, Forms) {
       {"default", {"default", {}}},
       {"default=/run/agent.sock", {"default", {"/run/agent.sock"}}},
       {"gh=/k/id_ed25519,/k/id_rsa", {"gh", {"/k/id_ed25519", "/k/id_rsa"}}},
-      {"gh=\"/k/a\"", {"gh", {"\"/k/a\""}}},
+      {"\"gh=/k/a,b\",/k/c", {"gh", {"/k/a", "b", "/k/c"}}},
   };
   for (const auto& c : cases) {
     auto got = ParseSshFlag(c.flag);
@@ -79,6 +80,9 @@ TEST(ParseSshFlagTest, Forms) {
   EXPECT_EQ(ParseSshFlag("").error().message(), "--ssh \"\": empty value");
   EXPECT_EQ(ParseSshFlag("=/x").error().message(), "--ssh \"=/x\": missing id before \"=\"");
   EXPECT_EQ(ParseSshFlag("a=/x,").error().message(), "--ssh \"a=/x,\": empty path");
+  // CSV as buildx reads it: a quote inside an unquoted field is an error.
+  EXPECT_EQ(ParseSshFlag("gh=\"/k/a\"").error().message(),
+            "--ssh \"gh=\\\"/k/a\\\"\": bare \" in non-quoted-field");
 }
 
 class LoadSecretTest : public ::testing::Test {
