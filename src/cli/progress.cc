@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <condition_variable>
 #include <deque>
@@ -37,7 +38,8 @@ ProgressMode ResolveProgressMode(ProgressMode mode, FILE* out) {
 namespace {
 
 // BuildKit's plain format: "#N name", "#N 0.123 output line", "#N DONE 0.4s",
-// "#N CACHED", with a blank line when the active step changes.
+// "#N CACHED", with a blank line when the active step changes. An output
+// line's time counts from the start of its step, as BuildKit's does.
 class PlainRenderer : public ProgressRenderer {
  public:
   explicit PlainRenderer(FILE* out) : out_(out) {}
@@ -48,6 +50,7 @@ class PlainRenderer : public ProgressRenderer {
       case Kind::kStepStarted:
         Switch(e.step);
         names_[e.step] = e.name;
+        started_[e.step] = e.elapsed;
         fmt::print(out_, "#{} {}\n", e.step, e.name);
         break;
       case Kind::kStepCached:
@@ -60,19 +63,19 @@ class PlainRenderer : public ProgressRenderer {
         partial += e.data;
         size_t nl;
         while ((nl = partial.find('\n')) != std::string::npos) {
-          fmt::print(out_, "#{} {:.3f} {}\n", e.step, e.elapsed, partial.substr(0, nl));
+          fmt::print(out_, "#{} {:.3f} {}\n", e.step, SinceStart(e), partial.substr(0, nl));
           partial.erase(0, nl + 1);
         }
         break;
       }
       case Kind::kStepDone:
         Switch(e.step);
-        FlushPartial(e.step, e.elapsed);
+        FlushPartial(e.step, SinceStart(e));
         fmt::print(out_, "#{} DONE {:.1f}s\n", e.step, e.seconds);
         break;
       case Kind::kStepFailed:
         Switch(e.step);
-        FlushPartial(e.step, e.elapsed);
+        FlushPartial(e.step, SinceStart(e));
         fmt::print(out_, "#{} ERROR: {}\n", e.step, e.data);
         break;
       case Kind::kLog:
@@ -93,6 +96,12 @@ class PlainRenderer : public ProgressRenderer {
     if (last_ != 0 && last_ != step) fmt::print(out_, "\n");
     last_ = step;
   }
+  // Seconds since `e`'s step started (since the build started for a step
+  // whose start was not seen).
+  double SinceStart(const ProgressEvent& e) const {
+    auto it = started_.find(e.step);
+    return it == started_.end() ? e.elapsed : std::max(0.0, e.elapsed - it->second);
+  }
   void FlushPartial(int step, double elapsed) {
     auto it = partial_.find(step);
     if (it != partial_.end() && !it->second.empty()) {
@@ -106,6 +115,7 @@ class PlainRenderer : public ProgressRenderer {
   int last_ = 0;                          // GUARDED_BY(mu_)
   std::map<int, std::string> names_;      // GUARDED_BY(mu_)
   std::map<int, std::string> partial_;    // GUARDED_BY(mu_)
+  std::map<int, double> started_;         // GUARDED_BY(mu_): build-relative start of each step
 };
 
 // One JSON object per line, for tools.

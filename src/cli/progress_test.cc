@@ -36,12 +36,31 @@ const std::vector<ProgressEvent> kEvents = {
 TEST(ProgressTest, PlainMatchesBuildKitLayout) {
   EXPECT_EQ(Render(ProgressMode::kPlain, kEvents),
             "#1 [1/2] RUN echo hi\n"
-            "#1 0.200 hi\n"
-            "#1 0.250 partial\n"
+            "#1 0.190 hi\n"
+            "#1 0.240 partial\n"
             "#1 DONE 0.3s\n"
             "\n"
             "#2 [2/2] COPY . /app\n"
             "#2 CACHED\n");
+}
+
+TEST(ProgressTest, PlainOutputTimesCountFromTheStepsStart) {
+  // Two steps running side by side, started 5 s and 7.5 s into the build:
+  // BuildKit prints each output line's time since its own step started.
+  EXPECT_EQ(Render(ProgressMode::kPlain, {{Kind::kStepStarted, 3, "[a 2/2] RUN make", "", 1, 0, 5.0},
+                                          {Kind::kStepStarted, 4, "[b 2/2] RUN make", "", 1, 0, 7.5},
+                                          {Kind::kStepOutput, 3, "", "a\n", 1, 0, 7.625},
+                                          {Kind::kStepOutput, 4, "", "b\nno newline", 2, 0, 8.0},
+                                          {Kind::kStepFailed, 4, "", "exit code: 1", 1, 0, 9.25}}),
+            "#3 [a 2/2] RUN make\n"
+            "\n"
+            "#4 [b 2/2] RUN make\n"
+            "\n"
+            "#3 2.625 a\n"
+            "\n"
+            "#4 0.500 b\n"
+            "#4 1.750 no newline\n"
+            "#4 ERROR: exit code: 1\n");
 }
 
 TEST(ProgressTest, RawJsonIsOneObjectPerLine) {
