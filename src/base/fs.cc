@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdlib>
 #include <vector>
@@ -112,24 +113,10 @@ Result<void> RemoveAt(int dirfd, const char* name, const std::string& shown) {
   if (S_ISDIR(st.st_mode)) {
     int fd = ::openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
     if (fd < 0) return Fail(Error::Io(shown, errno, "open"));
-    DIR* dir = ::fdopendir(fd);
-    if (!dir) {
-      ::close(fd);
-      return Fail(Error::Io(shown, errno, "opendir"));
-    }
-    std::vector<std::string> names;
-    while (struct dirent* de = ::readdir(dir)) {
-      std::string_view n = de->d_name;
-      if (n != "." && n != "..") names.emplace_back(n);
-    }
-    for (const auto& n : names) {
-      auto r = RemoveAt(::dirfd(dir), n.c_str(), shown + "/" + n);
-      if (!r) {
-        ::closedir(dir);
-        return r;
-      }
-    }
-    ::closedir(dir);
+    Fd dir(fd);
+    KILN_TRY_ASSIGN(auto names, ListDirectory(dir.get(), shown));
+    for (const auto& n : names) KILN_TRY(RemoveAt(dir.get(), n.c_str(), shown + "/" + n));
+    dir.Reset();
     if (::unlinkat(dirfd, name, AT_REMOVEDIR) != 0 && errno != ENOENT)
       return Fail(Error::Io(shown, errno, "rmdir"));
     return Ok();
@@ -142,6 +129,31 @@ Result<void> RemoveAt(int dirfd, const char* name, const std::string& shown) {
 
 Result<void> RemoveAll(const std::string& path) {
   return RemoveAt(AT_FDCWD, path.c_str(), path);
+}
+
+Result<std::vector<std::string>> ListDirectory(int dirfd, std::string_view shown) {
+  // A fresh open fd of the same directory: readdir needs a readable fd of
+  // its own, and fdopendir would take ownership of `dirfd`.
+  int fd = ::openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) return Fail(Error::Io(shown, errno, "open"));
+  DIR* dir = ::fdopendir(fd);
+  if (!dir) {
+    int err = errno;
+    ::close(fd);
+    return Fail(Error::Io(shown, err, "opendir"));
+  }
+  std::vector<std::string> names;
+  errno = 0;
+  while (struct dirent* de = ::readdir(dir)) {
+    std::string_view n = de->d_name;
+    if (n != "." && n != "..") names.emplace_back(n);
+    errno = 0;
+  }
+  int err = errno;
+  ::closedir(dir);
+  if (err != 0) return Fail(Error::Io(shown, err, "readdir"));
+  std::sort(names.begin(), names.end());
+  return names;
 }
 
 bool PathExists(const std::string& path) {

@@ -6,6 +6,7 @@
 
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "base/error.h"
 
@@ -55,6 +56,10 @@ Result<void> MakeDirs(const std::string& path, int mode = 0755);
 // checks. A missing path is not an error.
 Result<void> RemoveAll(const std::string& path);
 bool PathExists(const std::string& path);
+// The names in the directory `dirfd` (O_PATH is fine; it is not moved or
+// closed), sorted bytewise, without "." and "..". Errors: kIo/kNotFound
+// naming `shown`, e.g. "opendir /ctx/a: Permission denied".
+[[nodiscard]] Result<std::vector<std::string>> ListDirectory(int dirfd, std::string_view shown = "directory");
 
 // Joins with exactly one '/' between parts.
 std::string JoinPath(std::string_view a, std::string_view b);

@@ -1,5 +1,6 @@
 #include "base/fs.h"
 
+#include <fcntl.h>
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -54,6 +55,27 @@ TEST(FsTest, ReadMissingFileIsNotFound) {
   ASSERT_FALSE(r);
   EXPECT_EQ(r.error().code(), ErrorCode::kNotFound);
   EXPECT_EQ(r.error().message(), "open /nonexistent/kiln: No such file or directory");
+}
+
+TEST(FsTest, ListDirectoryIsSortedWithoutDots) {
+  auto dir = TempDir::Create();
+  ASSERT_TRUE(dir);
+  for (auto n : {"b", "a", "B", ".hidden", "a.txt"}) ASSERT_TRUE(WriteFile(dir->path() + "/" + n, ""));
+  ASSERT_TRUE(MakeDirs(dir->path() + "/sub/inner"));
+  ASSERT_EQ(::symlink("/nonexistent", (dir->path() + "/link").c_str()), 0);
+  auto fd = OpenFile(dir->path(), O_PATH | O_DIRECTORY);
+  ASSERT_TRUE(fd);
+  auto names = ListDirectory(fd->get());
+  ASSERT_TRUE(names) << names.error().Render();
+  EXPECT_EQ(*names, (std::vector<std::string>{".hidden", "B", "a", "a.txt", "b", "link", "sub"}));
+  // The fd is neither consumed nor moved: listing again gives the same.
+  EXPECT_EQ(*ListDirectory(fd->get()), *names);
+  auto empty = OpenFile(dir->path() + "/sub/inner", O_RDONLY | O_DIRECTORY);
+  EXPECT_EQ(*ListDirectory(empty->get()), std::vector<std::string>{});
+  auto file = OpenFile(dir->path() + "/a", O_RDONLY);
+  auto bad = ListDirectory(file->get(), dir->path() + "/a");
+  ASSERT_FALSE(bad);
+  EXPECT_EQ(bad.error().message(), "open " + dir->path() + "/a: Not a directory");
 }
 
 }  // namespace

@@ -1,6 +1,5 @@
 #include "exec/residue_internal.h"
 
-#include <dirent.h>
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <sys/xattr.h>
@@ -15,20 +14,10 @@ namespace kiln::exec {
 namespace {
 
 Result<bool> IsEmptyDir(const std::string& path) {
-  Fd fd(open(path.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+  Fd fd(open(path.c_str(), O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
   if (!fd.valid()) return Fail(Error::Io(path, errno, "open"));
-  DIR* dir = fdopendir(fd.Release());
-  if (!dir) return Fail(Error::Io(path, errno, "opendir"));
-  bool empty = true;
-  while (dirent* e = readdir(dir)) {
-    std::string_view name = e->d_name;
-    if (name != "." && name != "..") {
-      empty = false;
-      break;
-    }
-  }
-  closedir(dir);
-  return empty;
+  KILN_TRY_ASSIGN(auto names, ListDirectory(fd.get(), path));
+  return names.empty();
 }
 
 bool IsOpaque(const std::string& path) {

@@ -1,4 +1,3 @@
-#include <dirent.h>
 #include <fcntl.h>
 #include <net/if.h>
 #include <sched.h>
@@ -366,15 +365,12 @@ Result<void> CleanupStale(const ExecOptions& options) {
   if (PathExists(options.scratch_dir)) {
     note(sys::UnmountAllUnder(options.scratch_dir));
     // Only the per-step dirs; the scratch dir itself stays.
-    if (DIR* d = opendir(options.scratch_dir.c_str())) {
-      std::vector<std::string> names;
-      while (dirent* e = readdir(d)) {
-        std::string_view n = e->d_name;
-        if (StartsWith(n, kIdPrefix)) names.emplace_back(n);
-      }
-      closedir(d);
-      for (const auto& n : names) note(RemoveAll(JoinPath(options.scratch_dir, n)));
-    }
+    auto names = OpenFile(options.scratch_dir, O_PATH | O_DIRECTORY).and_then([&](Fd dir) {
+      return ListDirectory(dir.get(), options.scratch_dir);
+    });
+    if (!names) note(Fail(std::move(names).error()));
+    for (const auto& n : names.value_or(std::vector<std::string>{}))
+      if (StartsWith(n, kIdPrefix)) note(RemoveAll(JoinPath(options.scratch_dir, n)));
   }
   return first;
 }
