@@ -8,7 +8,7 @@
 
 #include "base/fs.h"
 #include "base/strings.h"
-#include "exec/rootfs.h"
+#include "sys/in_root.h"
 
 namespace kiln::exec {
 namespace {
@@ -16,7 +16,7 @@ namespace {
 // Whether canonical `path` exists in the rootfs, without following a
 // trailing symlink (a canonical path has none elsewhere).
 Result<bool> Exists(int root_fd, const std::string& path) {
-  auto fd = ResolveInRoot(root_fd, path, O_PATH | O_NOFOLLOW);
+  auto fd = sys::OpenInRoot(root_fd, path, O_PATH, sys::FollowLast::kNo);
   if (fd) return true;
   if (fd.error().code() == ErrorCode::kNotFound) return false;
   return Fail(std::move(fd).error());
@@ -26,7 +26,7 @@ Result<bool> Exists(int root_fd, const std::string& path) {
 
 Result<void> MountPointLayer::Mirror(int root_fd, const std::string& path) {
   if (present_.count(path)) return Ok();
-  KILN_TRY_ASSIGN(Fd fd, ResolveInRoot(root_fd, path, O_PATH | O_NOFOLLOW));
+  KILN_TRY_ASSIGN(Fd fd, sys::OpenInRoot(root_fd, path, O_PATH, sys::FollowLast::kNo));
   struct stat st;
   if (fstat(fd.get(), &st) < 0) return Fail(Error::Io(path, errno, "stat"));
   std::string host = path == "/" ? dir_ : JoinPath(dir_, path);

@@ -18,9 +18,9 @@
 #include "exec/hosts.h"
 #include "exec/mount_points_internal.h"
 #include "exec/residue_internal.h"
-#include "exec/rootfs.h"
 #include "exec/runtime_spec.h"
 #include "exec/user.h"
+#include "sys/in_root.h"
 #include "sys/interrupt.h"
 #include "sys/mounts.h"
 #include "sys/process.h"
@@ -212,7 +212,7 @@ Result<RunResult> RuncExecutor::RunStep(const RunSpec& spec, Step& step, MountPo
     if (!nested) {
       // A mount inside an earlier one (e.g. /dev/shm in /dev) lives on that
       // fresh filesystem; runc creates it there.
-      KILN_TRY_ASSIGN(dest, CanonicalInRoot(root_fd.get(), dest));
+      KILN_TRY_ASSIGN(dest, sys::CanonicalInRoot(root_fd.get(), dest));
       struct stat st;
       bool file = m.type == "bind" && stat(m.source.c_str(), &st) == 0 && !S_ISDIR(st.st_mode);
       KILN_TRY(layer.Add(root_fd.get(), dest, file));
@@ -220,7 +220,7 @@ Result<RunResult> RuncExecutor::RunStep(const RunSpec& spec, Step& step, MountPo
     m.destination = dest;
     placed.push_back(dest);
   }
-  KILN_TRY_ASSIGN(std::string cwd, CanonicalInRoot(root_fd.get(), spec.cwd.empty() ? "/" : spec.cwd));
+  KILN_TRY_ASSIGN(std::string cwd, sys::CanonicalInRoot(root_fd.get(), spec.cwd.empty() ? "/" : spec.cwd));
   root_fd.Reset();
   // Another thread's runc spawn can hold the mount for an instant (its
   // child has a copy of the fd table until exec); detach then.
@@ -236,7 +236,7 @@ Result<RunResult> RuncExecutor::RunStep(const RunSpec& spec, Step& step, MountPo
   step.workdir = spec.workdir;
   // The working directory is part of the step's layer, owned by its user.
   KILN_TRY_ASSIGN(root_fd, OpenFile(rootfs, O_PATH | O_DIRECTORY));
-  KILN_TRY(MkdirInRoot(root_fd.get(), cwd, user.uid, user.gid));
+  KILN_TRY(sys::MkdirInRoot(root_fd.get(), cwd, user.uid, user.gid));
   root_fd.Reset();
 
   // Step 7: the network namespace.

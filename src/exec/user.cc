@@ -7,7 +7,7 @@
 #include <optional>
 
 #include "base/strings.h"
-#include "exec/rootfs.h"
+#include "sys/in_root.h"
 
 namespace kiln::exec {
 namespace {
@@ -125,7 +125,7 @@ Result<ExecUser> ResolveUser(std::string_view user, std::string_view passwd, std
 
 Result<ExecUser> ResolveUserInRoot(int root_fd, std::string_view user) {
   auto read = [&](std::string_view path) -> Result<std::string> {
-    auto text = ReadFileInRoot(root_fd, path);
+    auto text = sys::ReadFileInRoot(root_fd, path);
     if (!text && text.error().code() == ErrorCode::kNotFound) return std::string();
     return text;
   };

@@ -1,4 +1,4 @@
-#include "exec/rootfs.h"
+#include "sys/in_root.h"
 
 #include <fcntl.h>
 #include <linux/openat2.h>
@@ -10,7 +10,7 @@
 
 #include "base/strings.h"
 
-namespace kiln::exec {
+namespace kiln::sys {
 namespace {
 
 constexpr int kMaxSymlinkHops = 40;
@@ -18,6 +18,7 @@ constexpr int kMaxSymlinkHops = 40;
 int OpenAt2(int dirfd, const std::string& path, uint64_t flags, uint64_t resolve) {
   open_how how = {};
   how.flags = flags | O_CLOEXEC;
+  if (flags & O_CREAT) how.mode = 0644;
   how.resolve = resolve;
   for (;;) {
     long fd = syscall(SYS_openat2, dirfd, path.c_str(), &how, sizeof how);
@@ -72,15 +73,16 @@ Result<std::vector<std::string>> MkdirCanonical(int root_fd, const std::string& 
 
 }  // namespace
 
-Result<Fd> ResolveInRoot(int root_fd, std::string_view path, int flags) {
+Result<Fd> OpenInRoot(int root_fd, std::string_view path, int flags, FollowLast follow) {
   std::string p = ContainerPath(path);
+  if (follow == FollowLast::kNo) flags |= O_NOFOLLOW;
   int fd = OpenAt2(root_fd, p, flags, RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS);
   if (fd < 0) return Fail(Error::Io(p, errno, "open"));
   return Fd(fd);
 }
 
 Result<std::string> ReadFileInRoot(int root_fd, std::string_view path) {
-  KILN_TRY_ASSIGN(Fd fd, ResolveInRoot(root_fd, path, O_RDONLY | O_NOCTTY));
+  KILN_TRY_ASSIGN(Fd fd, OpenInRoot(root_fd, path, O_RDONLY | O_NOCTTY));
   struct stat st;
   if (fstat(fd.get(), &st) < 0) return Fail(Error::Io(ContainerPath(path), errno, "stat"));
   if (!S_ISREG(st.st_mode))
@@ -148,12 +150,6 @@ Result<std::vector<std::string>> MkdirInRoot(int root_fd, std::string_view path,
   return MkdirCanonical(root_fd, canonical, uid, gid);
 }
 
-Result<std::vector<std::string>> MkdirInRoot(const std::string& rootfs, std::string_view path,
-                                             uid_t uid, gid_t gid) {
-  KILN_TRY_ASSIGN(Fd root, OpenFile(rootfs, O_PATH | O_DIRECTORY));
-  return MkdirInRoot(root.get(), path, uid, gid);
-}
-
 Result<std::vector<std::string>> TouchInRoot(int root_fd, std::string_view path) {
   auto resolved = CanonicalInRoot(root_fd, path);
   if (!resolved) return Fail(std::move(resolved).error());
@@ -176,4 +172,4 @@ Result<std::vector<std::string>> TouchInRoot(int root_fd, std::string_view path)
   return created;
 }
 
-}  // namespace kiln::exec
+}  // namespace kiln::sys

@@ -1,4 +1,4 @@
-#include "exec/rootfs.h"
+#include "sys/in_root.h"
 
 #include <sys/stat.h>
 #include <unistd.h>
@@ -7,13 +7,13 @@
 
 #include <gtest/gtest.h>
 
-namespace kiln::exec {
+namespace kiln::sys {
 namespace {
 
-class RootfsTest : public ::testing::Test {
+class InRootTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    auto t = TempDir::Create("kiln-rootfs-test");
+    auto t = TempDir::Create("kiln-in-root-test");
     ASSERT_TRUE(t);
     dir_.emplace(std::move(*t));
     ASSERT_TRUE(MakeDirs(R("etc")));
@@ -42,7 +42,7 @@ class RootfsTest : public ::testing::Test {
   Fd root_;
 };
 
-TEST_F(RootfsTest, CanonicalResolvesInsideRoot) {
+TEST_F(InRootTest, CanonicalResolvesInsideRoot) {
   struct Case {
     const char* in;
     std::string want;
@@ -70,8 +70,8 @@ TEST_F(RootfsTest, CanonicalResolvesInsideRoot) {
   EXPECT_EQ(notdir.error().message(), "resolve /file/x: Not a directory");
 }
 
-TEST_F(RootfsTest, MkdirInRootNeverTouchesHost) {
-  auto a = MkdirInRoot(R(""), "/hostlink/secrets/a", 1000, 1000);
+TEST_F(InRootTest, MkdirInRootNeverTouchesHost) {
+  auto a = MkdirInRoot(root_.get(), "/hostlink/secrets/a", 1000, 1000);
   ASSERT_TRUE(a) << a.error().Render();
   // Every component of the host path is created inside the rootfs.
   std::string h = P("host");
@@ -101,7 +101,7 @@ TEST_F(RootfsTest, MkdirInRootNeverTouchesHost) {
   EXPECT_EQ(bad.error().message(), "resolve /etc/passwd/x: Not a directory");
 }
 
-TEST_F(RootfsTest, TouchAndReadInRoot) {
+TEST_F(InRootTest, TouchAndReadInRoot) {
   auto t = TouchInRoot(root_.get(), "/tmp-x/hosts");
   ASSERT_TRUE(t) << t.error().Render();
   EXPECT_EQ(*t, (std::vector<std::string>{"/etc/hosts"}));
@@ -121,5 +121,72 @@ TEST_F(RootfsTest, TouchAndReadInRoot) {
   EXPECT_EQ(dir.error().message(), "/etc is not a regular file");
 }
 
+TEST_F(InRootTest, OpenInRootFollowsLinksInsideTheRootOnly) {
+  // "/tmp-x/passwd" is the container's /etc/passwd; "." and "" are the root.
+  auto passwd = OpenInRoot(root_.get(), "tmp-x/passwd", O_RDONLY);
+  ASSERT_TRUE(passwd) << passwd.error().Render();
+  char buf[64] = {};
+  ASSERT_EQ(read(passwd->get(), buf, sizeof buf - 1), 26);
+  EXPECT_STREQ(buf, "root:x:0:0::/root:/bin/sh\n");
+  struct stat st;
+  auto root = OpenInRoot(root_.get(), ".", O_RDONLY | O_DIRECTORY);
+  ASSERT_TRUE(root);
+  ASSERT_EQ(fstat(root->get(), &st), 0);
+  struct stat want;
+  ASSERT_EQ(stat(R("").c_str(), &want), 0);
+  EXPECT_EQ(st.st_ino, want.st_ino);
+  // An escaping link lands on the root's own /etc, not the host's.
+  auto up = OpenInRoot(root_.get(), "/up/etc/passwd", O_RDONLY);
+  ASSERT_TRUE(up);
+  ASSERT_EQ(fstat(up->get(), &st), 0);
+  ASSERT_EQ(stat(R("etc/passwd").c_str(), &want), 0);
+  EXPECT_EQ(st.st_ino, want.st_ino);
+  auto hostdir = OpenInRoot(root_.get(), "/hostlink", O_RDONLY | O_DIRECTORY);
+  ASSERT_FALSE(hostdir);
+  EXPECT_EQ(hostdir.error().code(), ErrorCode::kNotFound);
+  EXPECT_EQ(hostdir.error().message(), "open /hostlink: No such file or directory");
+}
+
+TEST_F(InRootTest, OpenInRootWithoutFollowingTheLastLink) {
+  auto link = OpenInRoot(root_.get(), "/tmp-x", O_PATH, FollowLast::kNo);
+  ASSERT_TRUE(link) << link.error().Render();
+  struct stat st;
+  ASSERT_EQ(fstatat(link->get(), "", &st, AT_EMPTY_PATH), 0);
+  EXPECT_TRUE(S_ISLNK(st.st_mode));
+  auto followed = OpenInRoot(root_.get(), "/tmp-x", O_PATH);
+  ASSERT_TRUE(followed);
+  ASSERT_EQ(fstat(followed->get(), &st), 0);
+  EXPECT_TRUE(S_ISDIR(st.st_mode));
+  // Only the last component: links before it are still followed.
+  auto inner = OpenInRoot(root_.get(), "/tmp-x/passwd", O_RDONLY, FollowLast::kNo);
+  EXPECT_TRUE(inner);
+  auto dir = OpenInRoot(root_.get(), "/tmp-x", O_RDONLY | O_DIRECTORY, FollowLast::kNo);
+  ASSERT_FALSE(dir);
+  EXPECT_EQ(dir.error().sys_errno(), ENOTDIR);
+}
+
+TEST_F(InRootTest, OpenInRootCanCreateInsideTheRoot) {
+  auto f = OpenInRoot(root_.get(), "/tmp-x/new", O_WRONLY | O_CREAT | O_EXCL);
+  ASSERT_TRUE(f) << f.error().Render();
+  ASSERT_TRUE(WriteAll(f->get(), "made"));
+  EXPECT_EQ(*ReadFile(R("etc/new")), "made");
+  struct stat st;
+  ASSERT_EQ(stat(R("etc/new").c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0600, 0600u);
+}
+
+TEST_F(InRootTest, MkdirInRootCreatesADanglingLinksTarget) {
+  // Docker's WORKDIR through a dangling link creates the link's target.
+  auto made = MkdirInRoot(root_.get(), "/dangling/sub", 7, 8);
+  ASSERT_TRUE(made) << made.error().Render();
+  EXPECT_EQ(*made, (std::vector<std::string>{"/missing", "/missing/dir", "/missing/dir/sub"}));
+  struct stat st;
+  ASSERT_EQ(lstat(R("missing/dir/sub").c_str(), &st), 0);
+  EXPECT_EQ(st.st_uid, 7u);
+  EXPECT_EQ(st.st_gid, 8u);
+  ASSERT_EQ(lstat(R("dangling").c_str(), &st), 0);
+  EXPECT_TRUE(S_ISLNK(st.st_mode));
+}
+
 }  // namespace
-}  // namespace kiln::exec
+}  // namespace kiln::sys
