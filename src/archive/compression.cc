@@ -119,7 +119,8 @@ struct CompressingSink::Impl {
   }
 
   Result<void> WriteCompressed(std::string_view data) {
-    compressed_hasher.Update(data);
+    // Uncompressed, the blob digest is the diff id: hash once.
+    if (options.compression != Compression::kNone) compressed_hasher.Update(data);
     return out.Write(data);
   }
 
@@ -227,8 +228,13 @@ Result<BlobDigests> CompressingSink::Close() {
   BlobDigests d;
   d.uncompressed_size = s.diff_hasher.bytes();
   d.diff_id = s.diff_hasher.Finish();
-  d.size = s.compressed_hasher.bytes();
-  d.digest = s.compressed_hasher.Finish();
+  if (s.options.compression == Compression::kNone) {
+    d.size = d.uncompressed_size;
+    d.digest = d.diff_id;
+  } else {
+    d.size = s.compressed_hasher.bytes();
+    d.digest = s.compressed_hasher.Finish();
+  }
   return d;
 }
 

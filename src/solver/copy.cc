@@ -2,8 +2,10 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <linux/magic.h>
 #include <linux/openat2.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <sys/syscall.h>
 #include <sys/sendfile.h>
 #include <unistd.h>
@@ -11,6 +13,8 @@
 #include <algorithm>
 #include <cerrno>
 #include <map>
+#include <memory>
+#include <mutex>
 
 #include "base/strings.h"
 
@@ -43,6 +47,14 @@ Result<std::vector<std::string>> ListDir(int dirfd, const std::string& shown) {
 
 std::string JoinRel(const std::string& dir, const std::string& name) {
   return dir.empty() || dir == "." ? name : dir + "/" + name;
+}
+
+// One read buffer per thread for hashing and copying: allocating (and
+// zero-filling) 1 MiB per file cost more than reading a small file.
+constexpr size_t kBufferSize = 1 << 20;
+char* ThreadBuffer() {
+  thread_local std::unique_ptr<char[]> buf(new char[kBufferSize]);
+  return buf.get();
 }
 
 }  // namespace
@@ -253,60 +265,103 @@ namespace {
 
 Result<Digest> HashFileContent(int fd, const std::string& shown) {
   Sha256 h;
-  std::string buf(1 << 20, '\0');
+  char* buf = ThreadBuffer();
   for (;;) {
-    ssize_t n = ::read(fd, buf.data(), buf.size());
+    ssize_t n = ::read(fd, buf, kBufferSize);
     if (n < 0) {
       if (errno == EINTR) continue;
       return Fail(Error::Io(shown, errno, "read"));
     }
     if (n == 0) break;
-    h.Update(buf.data(), n);
+    h.Update(buf, n);
   }
   return h.Finish();
 }
 
-// Appends one record per entry; see docs/formats/cache-key.md.
-Result<void> HashEntry(int dirfd, const std::string& name, const std::string& rel, const ExcludeFn& excluded,
-                       Sha256& h, bool follow) {
-  struct stat st;
-  if (::fstatat(dirfd, name.c_str(), &st, follow ? 0 : AT_SYMLINK_NOFOLLOW) != 0)
-    return Fail(Error::Io(rel, errno, "stat"));
-  std::string record = rel;
-  record += '\0';
-  record += fmt::format("{:o}", st.st_mode);
-  record += '\0';
-  if (S_ISREG(st.st_mode)) {
+// The installed digest caches; the last one is used.
+std::mutex g_caches_mu;
+std::vector<FileDigestCache*> g_caches;  // GUARDED_BY(g_caches_mu)
+
+FileDigestCache* CurrentCache() {
+  std::lock_guard<std::mutex> lock(g_caches_mu);
+  return g_caches.empty() ? nullptr : g_caches.back();
+}
+
+// HashPath's state for one call: the digest being built and where file
+// digests may be remembered.
+struct Hasher {
+  explicit Hasher(const ExcludeFn& e) : excluded(e) {}
+  const ExcludeFn& excluded;
+  Sha256 h;
+  FileDigestCache* cache = nullptr;  // null: read every file
+  struct stat tree {};               // the root's stat, naming the cache table
+  int64_t start_ns = 0;              // before the first stat
+
+  Result<Digest> FileDigest(int dirfd, const std::string& name, const std::string& rel, const struct stat& st,
+                            bool follow) {
+    if (cache)
+      if (auto d = cache->Find(tree, st)) return *d;
     int fd = ::openat(dirfd, name.c_str(), O_RDONLY | O_CLOEXEC | (follow ? 0 : O_NOFOLLOW));
     if (fd < 0) return Fail(Error::Io(rel, errno, "open"));
     Fd owned(fd);
     KILN_TRY_ASSIGN(Digest d, HashFileContent(fd, rel));
-    record += d.hex();
-  } else if (S_ISLNK(st.st_mode)) {
-    char target[4096];
-    ssize_t n = ::readlinkat(dirfd, name.c_str(), target, sizeof target);
-    if (n < 0) return Fail(Error::Io(rel, errno, "readlink"));
-    record.append(target, n);
-  } else if (S_ISCHR(st.st_mode) || S_ISBLK(st.st_mode)) {
-    record += fmt::format("{}", st.st_rdev);
+    // Remember it only if the file read is the one stat'ed (not replaced
+    // in between) and unchanged since.
+    struct stat now;
+    if (cache && ::fstat(fd, &now) == 0 && now.st_dev == st.st_dev && now.st_ino == st.st_ino &&
+        now.st_ctim.tv_sec == st.st_ctim.tv_sec && now.st_ctim.tv_nsec == st.st_ctim.tv_nsec)
+      cache->Add(tree, st, d, start_ns);
+    return d;
   }
-  record += '\n';
-  h.Update(record);
-  if (S_ISDIR(st.st_mode)) {
-    int fd = ::openat(dirfd, name.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC | (follow ? 0 : O_NOFOLLOW));
-    if (fd < 0) return Fail(Error::Io(rel, errno, "open"));
-    Fd owned(fd);
-    KILN_TRY_ASSIGN(auto names, ListDir(fd, rel));
-    for (const auto& n : names) {
-      std::string child = JoinRel(rel, n);
-      if (excluded && excluded(child)) continue;
-      KILN_TRY(HashEntry(fd, n, child, excluded, h, false));
+
+  // Appends one record per entry; see docs/formats/cache-key.md.
+  Result<void> Entry(int dirfd, const std::string& name, const std::string& rel, bool follow) {
+    struct stat st;
+    if (::fstatat(dirfd, name.c_str(), &st, follow ? 0 : AT_SYMLINK_NOFOLLOW) != 0)
+      return Fail(Error::Io(rel, errno, "stat"));
+    std::string record = rel;
+    record += '\0';
+    record += fmt::format("{:o}", st.st_mode);
+    record += '\0';
+    if (S_ISREG(st.st_mode)) {
+      KILN_TRY_ASSIGN(Digest d, FileDigest(dirfd, name, rel, st, follow));
+      record += d.hex();
+    } else if (S_ISLNK(st.st_mode)) {
+      char target[4096];
+      ssize_t n = ::readlinkat(dirfd, name.c_str(), target, sizeof target);
+      if (n < 0) return Fail(Error::Io(rel, errno, "readlink"));
+      record.append(target, n);
+    } else if (S_ISCHR(st.st_mode) || S_ISBLK(st.st_mode)) {
+      record += fmt::format("{}", st.st_rdev);
     }
+    record += '\n';
+    h.Update(record);
+    if (S_ISDIR(st.st_mode)) {
+      int fd = ::openat(dirfd, name.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC | (follow ? 0 : O_NOFOLLOW));
+      if (fd < 0) return Fail(Error::Io(rel, errno, "open"));
+      Fd owned(fd);
+      KILN_TRY_ASSIGN(auto names, ListDir(fd, rel));
+      for (const auto& n : names) {
+        std::string child = JoinRel(rel, n);
+        if (excluded && excluded(child)) continue;
+        KILN_TRY(Entry(fd, n, child, false));
+      }
+    }
+    return Ok();
   }
-  return Ok();
-}
+};
 
 }  // namespace
+
+void InstallFileDigestCache(FileDigestCache* cache) {
+  std::lock_guard<std::mutex> lock(g_caches_mu);
+  g_caches.push_back(cache);
+}
+
+void RemoveFileDigestCache(FileDigestCache* cache) {
+  std::lock_guard<std::mutex> lock(g_caches_mu);
+  std::erase(g_caches, cache);
+}
 
 Result<Digest> HashPath(int root_fd, const std::string& rel_in, const ExcludeFn& excluded) {
   std::string rel = RelativeToRoot(rel_in);
@@ -316,9 +371,15 @@ Result<Digest> HashPath(int root_fd, const std::string& rel_in, const ExcludeFn&
     name = ".";
   }
   KILN_TRY_ASSIGN(Fd pfd, OpenInRoot(root_fd, parent, O_RDONLY | O_DIRECTORY));
-  Sha256 h;
-  KILN_TRY(HashEntry(pfd.get(), name, rel, excluded, h, true));
-  return h.Finish();
+  Hasher hasher(excluded);
+  struct statfs fs;
+  if (FileDigestCache* cache = CurrentCache();
+      cache && ::fstat(root_fd, &hasher.tree) == 0 && ::fstatfs(root_fd, &fs) == 0 && fs.f_type != OVERLAYFS_SUPER_MAGIC) {
+    hasher.cache = cache;
+    hasher.start_ns = cache->Now();
+  }
+  KILN_TRY(hasher.Entry(pfd.get(), name, rel, true));
+  return hasher.h.Finish();
 }
 
 namespace {
@@ -364,13 +425,13 @@ struct Copier {
       if (errno == EXDEV || errno == EINVAL || errno == ENOSYS || errno == EOPNOTSUPP) break;
       return Fail(Error::Io(shown, errno, "copy"));
     }
-    std::string buf(1 << 20, '\0');
+    char* buf = ThreadBuffer();
     for (;;) {
-      ssize_t n = ::read(src, buf.data(), buf.size());
+      ssize_t n = ::read(src, buf, kBufferSize);
       if (n < 0 && errno == EINTR) continue;
       if (n < 0) return Fail(Error::Io(shown, errno, "read"));
       if (n == 0) return Ok();
-      KILN_TRY(WriteAll(dst, std::string_view(buf.data(), n), shown));
+      KILN_TRY(WriteAll(dst, std::string_view(buf, n), shown));
     }
   }
 

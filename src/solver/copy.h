@@ -6,6 +6,7 @@
 // symlink in the context or in the image can never lead kiln to read or
 // write a host path outside that root.
 
+#include <sys/stat.h>
 #include <sys/types.h>
 
 #include <functional>
@@ -44,8 +45,33 @@ Result<std::vector<std::string>> ExpandSources(int root_fd, const std::string& p
 // in sorted order, its relative path, type, mode bits, link target and the
 // sha256 of its content. mtime, atime, owner and inode are left out, so
 // touching a file keeps the digest and changing one byte changes it.
-// Format: docs/formats/cache-key.md.
+// Format: docs/formats/cache-key.md. A regular file's content digest comes
+// from the installed FileDigestCache when it has one for the file's current
+// stat, so an unchanged context is not read again (not for overlayfs roots,
+// whose device numbers do not outlive their mount).
 Result<Digest> HashPath(int root_fd, const std::string& rel, const ExcludeFn& excluded);
+
+// Content digests of regular files remembered across builds; the local
+// worker backs it with the store's hash cache (store/hash_cache.h).
+// Implementations must be thread-safe.
+class FileDigestCache {
+ public:
+  virtual ~FileDigestCache() = default;
+  // Unix time in ns; HashPath takes it before its first stat.
+  virtual int64_t Now() = 0;
+  // The remembered sha256 of `file` (a regular file under the tree whose
+  // root directory is `tree`) if its stat identity is unchanged.
+  virtual std::optional<Digest> Find(const struct stat& tree, const struct stat& file) = 0;
+  // Remembers `digest` for `file`, stat'ed at `stat_time_ns` before it was read.
+  virtual void Add(const struct stat& tree, const struct stat& file, const Digest& digest,
+                   int64_t stat_time_ns) = 0;
+};
+
+// Makes HashPath use `cache` (process-wide; the last one installed wins)
+// until it is removed. `cache` must stay valid until RemoveFileDigestCache.
+// The seam exists because HashPath's callers have no worker to ask.
+void InstallFileDigestCache(FileDigestCache* cache);
+void RemoveFileDigestCache(FileDigestCache* cache);
 
 struct CopyOptions {
   std::optional<uid_t> uid;  // --chown; unset keeps 0:0 (Docker's default for COPY)

@@ -5,6 +5,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <map>
+#include <tuple>
+
 namespace kiln::solver {
 namespace {
 
@@ -129,6 +132,107 @@ TEST_F(CopyTest, MkdirAllInRootFollowsLinksInsideRoot) {
   ASSERT_EQ(::stat((img_->path() + "/etc/app/data").c_str(), &st), 0);
   EXPECT_EQ(st.st_uid, 1u);
   EXPECT_EQ(st.st_mode & 07777, 0755u);
+}
+
+// An in-memory FileDigestCache keyed by the full stat identity, as the
+// store's is, counting what HashPath asks of it.
+class MapDigestCache : public FileDigestCache {
+ public:
+  using Key = std::tuple<dev_t, ino_t, off_t, int64_t, int64_t, int64_t, int64_t, mode_t>;
+  static Key KeyOf(const struct stat& st) {
+    return {st.st_dev, st.st_ino, st.st_size, st.st_mtim.tv_sec, st.st_mtim.tv_nsec,
+            st.st_ctim.tv_sec, st.st_ctim.tv_nsec, st.st_mode};
+  }
+  int64_t Now() override { return 0; }
+  std::optional<Digest> Find(const struct stat&, const struct stat& file) override {
+    auto it = digests.find(KeyOf(file));
+    if (it == digests.end()) {
+      ++misses;
+      return std::nullopt;
+    }
+    ++hits;
+    return it->second;
+  }
+  void Add(const struct stat&, const struct stat& file, const Digest& d, int64_t) override {
+    digests[KeyOf(file)] = d;
+  }
+  std::map<Key, Digest> digests;
+  int hits = 0, misses = 0;
+};
+
+class HashPathCacheTest : public CopyTest {
+ protected:
+  void SetUp() override {
+    CopyTest::SetUp();
+    InstallFileDigestCache(&cache_);
+  }
+  void TearDown() override { RemoveFileDigestCache(&cache_); }
+  struct stat Stat(const std::string& rel) {
+    struct stat st;
+    EXPECT_EQ(::stat((ctx_->path() + "/" + rel).c_str(), &st), 0);
+    return st;
+  }
+  MapDigestCache cache_;
+};
+
+TEST_F(HashPathCacheTest, UnchangedFilesAreNotReadAgain) {
+  Put(ctx_->path(), "app/a.txt", "alpha");
+  Put(ctx_->path(), "app/b.txt", "beta");
+  auto h1 = HashPath(ctx_fd_.get(), "app", nullptr);
+  ASSERT_TRUE(h1) << h1.error().Render();
+  EXPECT_EQ(cache_.misses, 2);
+  EXPECT_EQ(cache_.hits, 0);
+  EXPECT_EQ(cache_.digests[MapDigestCache::KeyOf(Stat("app/a.txt"))], Digest::Of("alpha"));
+  EXPECT_EQ(*HashPath(ctx_fd_.get(), "app", nullptr), *h1);
+  EXPECT_EQ(cache_.hits, 2);
+  // A remembered digest is used as is, without reading the file: the
+  // cache's word is what the key is built from.
+  cache_.digests[MapDigestCache::KeyOf(Stat("app/a.txt"))] = Digest::Of("other");
+  EXPECT_NE(*HashPath(ctx_fd_.get(), "app", nullptr), *h1);
+  // Without a cache, the same tree hashes the same.
+  RemoveFileDigestCache(&cache_);
+  EXPECT_EQ(*HashPath(ctx_fd_.get(), "app", nullptr), *h1);
+  InstallFileDigestCache(&cache_);
+}
+
+TEST_F(HashPathCacheTest, TouchIsACacheMissButTheSameKey) {
+  Put(ctx_->path(), "f.txt", "content");
+  auto h1 = HashPath(ctx_fd_.get(), "f.txt", nullptr);
+  ASSERT_TRUE(h1);
+  struct timespec times[2] = {{0, UTIME_NOW}, {0, UTIME_NOW}};
+  ASSERT_EQ(::utimensat(AT_FDCWD, (ctx_->path() + "/f.txt").c_str(), times, 0), 0);
+  int misses = cache_.misses;
+  EXPECT_EQ(*HashPath(ctx_fd_.get(), "f.txt", nullptr), *h1);
+  EXPECT_EQ(cache_.misses, misses + 1);
+  EXPECT_EQ(*HashPath(ctx_fd_.get(), "f.txt", nullptr), *h1);
+  EXPECT_EQ(cache_.misses, misses + 1);
+}
+
+TEST_F(HashPathCacheTest, ContentChangeWithTheSameMtimeAndSizeIsAMiss) {
+  Put(ctx_->path(), "f.txt", "one byte: a");
+  struct stat before = Stat("f.txt");
+  auto h1 = HashPath(ctx_fd_.get(), "f.txt", nullptr);
+  ASSERT_TRUE(h1);
+  // Same size, mtime put back: only ctime tells the change.
+  struct stat after;
+  for (int i = 0; i < 200; ++i) {
+    Put(ctx_->path(), "f.txt", "one byte: b");
+    struct timespec times[2] = {before.st_atim, before.st_mtim};
+    ASSERT_EQ(::utimensat(AT_FDCWD, (ctx_->path() + "/f.txt").c_str(), times, 0), 0);
+    after = Stat("f.txt");
+    if (after.st_ctim.tv_sec != before.st_ctim.tv_sec || after.st_ctim.tv_nsec != before.st_ctim.tv_nsec) break;
+    ::usleep(1000);  // a coarse ctime clock: wait for its next tick
+  }
+  ASSERT_EQ(after.st_ino, before.st_ino);
+  ASSERT_EQ(after.st_size, before.st_size);
+  ASSERT_EQ(after.st_mtim.tv_sec, before.st_mtim.tv_sec);
+  ASSERT_EQ(after.st_mtim.tv_nsec, before.st_mtim.tv_nsec);
+  auto h2 = HashPath(ctx_fd_.get(), "f.txt", nullptr);
+  ASSERT_TRUE(h2);
+  EXPECT_NE(*h2, *h1);
+  RemoveFileDigestCache(&cache_);
+  EXPECT_EQ(*HashPath(ctx_fd_.get(), "f.txt", nullptr), *h2);
+  InstallFileDigestCache(&cache_);
 }
 
 }  // namespace

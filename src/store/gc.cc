@@ -180,6 +180,9 @@ Result<PruneReport> Store::Prune(const PruneOptions& options) {
     report.blobs.push_back(std::move(d));
     report.reclaimed += size;
   }
+  // The hash cache is build cache too, but has no use times: only a prune
+  // of all of it clears it.
+  if (options.build_cache && options.cache_unused_for <= 0) KILN_TRY(hash_cache_->Clear());
   if (options.cache_mounts) {
     std::string dir = JoinPath(root_, "cache-mounts");
     KILN_TRY_ASSIGN(report.cache_mounts, internal::ListDir(dir));

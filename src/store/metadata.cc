@@ -270,13 +270,19 @@ Result<void> Store::PutCacheEntry(std::string_view key, std::string_view result,
 Result<CacheEntry> Store::GetCacheEntry(std::string_view key) {
   int64_t now = Now();
   std::lock_guard<std::mutex> lock(db_mu_);
-  KILN_TRY_ASSIGN(Stmt upd, db_->Prepare("UPDATE cache SET last_used = ?2 WHERE key = ?1"));
-  KILN_TRY(upd.Bind(1, key).Bind(2, now).Run());
   KILN_TRY_ASSIGN(Stmt q, db_->Prepare(
       "SELECT key, result, created, last_used FROM cache WHERE key = ?1"));
   KILN_TRY_ASSIGN(bool row, q.Bind(1, key).Step());
   if (!row) return Fail(Error::NotFound(fmt::format("cache entry \"{}\" not found", key)));
-  return CacheEntry{q.Text(0), q.Text(1), q.Int(2), q.Int(3)};
+  CacheEntry entry{q.Text(0), q.Text(1), q.Int(2), q.Int(3)};
+  // A hit is a read: last_used is written only when it is a minute old, so
+  // a rebuild of cached steps does not cost one write transaction each.
+  if (now - entry.last_used >= kLastUsedResolution) {
+    KILN_TRY_ASSIGN(Stmt upd, db_->Prepare("UPDATE cache SET last_used = ?2 WHERE key = ?1"));
+    KILN_TRY(upd.Bind(1, key).Bind(2, now).Run());
+    entry.last_used = now;
+  }
+  return entry;
 }
 
 Result<void> Store::RemoveCacheEntry(std::string_view key) {

@@ -175,6 +175,7 @@ Result<void> Store::Init() {
   KILN_TRY(MakeDirs(tmp_dir_, 0700));
   KILN_TRY(MakeDirs(work_dir_, 0700));
   blobs_ = std::make_unique<BlobStore>(root_, tmp_dir_, file_ops_);
+  hash_cache_ = std::make_unique<HashCache>(JoinPath(root_, "hashcache"));
   // 4. Metadata.
   {
     std::lock_guard<std::mutex> lock(db_mu_);

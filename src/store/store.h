@@ -31,6 +31,7 @@
 #include "store/blob_store.h"
 #include "store/file_ops.h"
 #include "store/gc.h"
+#include "store/hash_cache.h"
 #include "store/lock.h"
 #include "store/snapshots.h"
 #include "store/thread_annotations.h"
@@ -93,6 +94,9 @@ enum class LeaseLifetime { kSession, kPersistent };
 
 class Store {
  public:
+  // Granularity of cache entries' last_used, in seconds.
+  static constexpr int64_t kLastUsedResolution = 60;
+
   // Opens or creates the store at `root`: makes the layout, takes the shared
   // store lock (waiting while a Prune holds it exclusively), opens kiln.db
   // and migrates its schema, and recovers what dead sessions left. Errors:
@@ -107,6 +111,10 @@ class Store {
 
   const std::string& root() const { return root_; }
   BlobStore& blobs() { return *blobs_; }
+  // Content digests of build-context files, kept in <root>/hashcache/ and
+  // written back when the Store closes. A Prune of the whole build cache
+  // clears it.
+  HashCache& hash_cache() { return *hash_cache_; }
 
   // --- Images and tags ------------------------------------------------------
   // Inserts or replaces the record for `image.manifest` and sets the blobs
@@ -172,7 +180,8 @@ class Store {
   // keeps alive.
   [[nodiscard]] Result<void> PutCacheEntry(std::string_view key, std::string_view result,
                                            const std::vector<Ref>& refs);
-  // Returns the entry and bumps its last_used. kNotFound when missing.
+  // Returns the entry and bumps its last_used when that is at least
+  // kLastUsedResolution seconds old. kNotFound when missing.
   [[nodiscard]] Result<CacheEntry> GetCacheEntry(std::string_view key);
   [[nodiscard]] Result<void> RemoveCacheEntry(std::string_view key);
 
@@ -228,6 +237,7 @@ class Store {
   FileLock store_lock_;
   FileLock session_lock_;
   std::unique_ptr<BlobStore> blobs_;
+  std::unique_ptr<HashCache> hash_cache_;
   std::mutex db_mu_;
   std::unique_ptr<internal::Db> db_ KILN_GUARDED_BY(db_mu_);
 };

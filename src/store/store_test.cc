@@ -240,10 +240,17 @@ TEST_F(StoreMetadataTest, LayerRecords) {
 
 TEST_F(StoreMetadataTest, CacheEntriesTrackLastUse) {
   ASSERT_TRUE(store_->PutCacheEntry("key1", R"({"snapshot":"x"})", {}));
-  *clock_.now += 50;
+  // Within a minute of the last use, a hit writes nothing.
+  *clock_.now += 59;
   auto e = store_->GetCacheEntry("key1");
   ASSERT_TRUE(e);
-  EXPECT_EQ(*e, (CacheEntry{"key1", R"({"snapshot":"x"})", 1700000000, 1700000050}));
+  EXPECT_EQ(*e, (CacheEntry{"key1", R"({"snapshot":"x"})", 1700000000, 1700000000}));
+  *clock_.now += 1;
+  e = store_->GetCacheEntry("key1");
+  ASSERT_TRUE(e);
+  EXPECT_EQ(*e, (CacheEntry{"key1", R"({"snapshot":"x"})", 1700000000, 1700000060}));
+  *clock_.now += 30;
+  EXPECT_EQ(store_->GetCacheEntry("key1")->last_used, 1700000060);
   auto missing = store_->GetCacheEntry("nope");
   ASSERT_FALSE(missing);
   EXPECT_EQ(missing.error().code(), ErrorCode::kNotFound);

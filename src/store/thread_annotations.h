@@ -11,3 +11,4 @@
 
 #define KILN_GUARDED_BY(x) KILN_THREAD_ANNOTATION_(guarded_by(x))
 #define KILN_EXCLUDES(...) KILN_THREAD_ANNOTATION_(locks_excluded(__VA_ARGS__))
+#define KILN_REQUIRES(...) KILN_THREAD_ANNOTATION_(requires_capability(__VA_ARGS__))

@@ -111,6 +111,22 @@ Result<bool> DirIsEmpty(const std::string& dir) {
   return empty;
 }
 
+// solver::FileDigestCache over the store's hash cache.
+class StoreDigestCache : public solver::FileDigestCache {
+ public:
+  explicit StoreDigestCache(store::HashCache& cache) : cache_(cache) {}
+  int64_t Now() override { return cache_.Now(); }
+  std::optional<Digest> Find(const struct stat& tree, const struct stat& file) override {
+    return cache_.Find(store::FileStamp::Of(tree), store::FileStamp::Of(file));
+  }
+  void Add(const struct stat& tree, const struct stat& file, const Digest& digest, int64_t stat_time_ns) override {
+    cache_.Add(store::FileStamp::Of(tree), store::FileStamp::Of(file), digest, stat_time_ns);
+  }
+
+ private:
+  store::HashCache& cache_;
+};
+
 std::string CacheMountId(const std::string& id) {
   bool plain = !id.empty() && id != "." && id != "..";
   for (char c : id) plain &= std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '_' || c == '-';
@@ -118,6 +134,13 @@ std::string CacheMountId(const std::string& id) {
 }
 
 }  // namespace
+
+LocalWorker::LocalWorker(ImageStore& images, exec::Executor& executor, registry::Client* registry,
+                         LocalWorkerOptions options)
+    : images_(images), executor_(executor), registry_(registry), options_(std::move(options)),
+      digest_cache_(std::make_unique<StoreDigestCache>(images.store().hash_cache())) {
+  solver::InstallFileDigestCache(digest_cache_.get());
+}
 
 Result<std::unique_ptr<LocalWorker>> LocalWorker::Create(ImageStore& images, exec::Executor& executor,
                                                          registry::Client* registry, LocalWorkerOptions options) {
@@ -129,7 +152,12 @@ Result<std::unique_ptr<LocalWorker>> LocalWorker::Create(ImageStore& images, exe
   return w;
 }
 
-LocalWorker::~LocalWorker() { (void)RemoveAll(scratch_dir_); }
+LocalWorker::~LocalWorker() {
+  solver::RemoveFileDigestCache(digest_cache_.get());
+  // What this build learnt is kept even if the store stays open.
+  (void)images_.store().hash_cache().Flush();
+  (void)RemoveAll(scratch_dir_);
+}
 
 Result<StoredImage> PullImage(ImageStore& images, registry::Client& client, const image::Reference& ref) {
   auto target = images.NewBlobTarget();

@@ -11,6 +11,7 @@
 
 #include "exec/executor.h"
 #include "registry/client.h"
+#include "solver/copy.h"
 #include "solver/worker.h"
 #include "worker/image_store.h"
 
@@ -20,8 +21,9 @@ struct LocalWorkerOptions {
   // Where per-build scratch directories go (secret tmpfs mounts, overlay
   // mount points). Should be on a tmpfs such as /run.
   std::string scratch_root = "/run/kiln";
-  // Compression of new layer blobs.
-  std::string compression = "gzip";
+  // Compression of new layer blobs. Built layers stay uncompressed in the
+  // store (docs/formats/store.md, "Layer compression").
+  std::string compression = "none";
 };
 
 // Thread-safe. `images`, `executor` and `registry` (which may be null: no
@@ -51,8 +53,7 @@ class LocalWorker : public solver::Worker {
  private:
   void RecordUsedKey(const std::string& key);
 
-  LocalWorker(ImageStore& images, exec::Executor& executor, registry::Client* registry, LocalWorkerOptions options)
-      : images_(images), executor_(executor), registry_(registry), options_(std::move(options)) {}
+  LocalWorker(ImageStore& images, exec::Executor& executor, registry::Client* registry, LocalWorkerOptions options);
 
   ImageStore& images_;
   exec::Executor& executor_;
@@ -60,6 +61,8 @@ class LocalWorker : public solver::Worker {
   LocalWorkerOptions options_;
   std::string scratch_dir_;
   std::string empty_dir_;  // the lowerdir of a scratch-based rootfs
+  // The store's hash cache, installed for HashPath while the worker lives.
+  std::unique_ptr<solver::FileDigestCache> digest_cache_;
   mutable std::mutex keys_mu_;
   std::vector<std::string> used_keys_;  // GUARDED_BY(keys_mu_)
 };
