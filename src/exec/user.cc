@@ -41,10 +41,10 @@ std::vector<PasswdEntry> ParsePasswd(std::string_view text) {
   for (const auto& line : Split(text, '\n')) {
     if (line.empty() || line[0] == '#') continue;
     auto f = Split(line, ':');
-    if (f.size() < 7) continue;
+    if (f.size() < 4) continue;
     auto uid = ParseId(f[2]), gid = ParseId(f[3]);
     if (!uid || !gid) continue;
-    out.push_back({f[0], *uid, *gid, f[5]});
+    out.push_back({f[0], *uid, *gid, f.size() > 5 ? f[5] : ""});
   }
   return out;
 }
@@ -54,11 +54,11 @@ std::vector<GroupEntry> ParseGroup(std::string_view text) {
   for (const auto& line : Split(text, '\n')) {
     if (line.empty() || line[0] == '#') continue;
     auto f = Split(line, ':');
-    if (f.size() < 4) continue;
+    if (f.size() < 3) continue;
     auto gid = ParseId(f[2]);
     if (!gid) continue;
     std::vector<std::string> members;
-    for (auto& m : Split(f[3], ','))
+    for (auto& m : Split(f.size() > 3 ? f[3] : "", ','))
       if (!TrimSpace(m).empty()) members.emplace_back(TrimSpace(m));
     out.push_back({f[0], *gid, std::move(members)});
   }
@@ -67,7 +67,8 @@ std::vector<GroupEntry> ParseGroup(std::string_view text) {
 
 }  // namespace
 
-Result<ExecUser> ResolveUser(std::string_view user, std::string_view passwd, std::string_view group) {
+Result<ExecUser> ResolveUser(std::string_view user, std::string_view passwd, std::string_view group,
+                             UnknownUidGroup unknown_uid) {
   Cut cut = CutString(user, ':');
   std::string_view user_part = cut.first, group_part = cut.second;
   if (user_part.empty()) user_part = "0";
@@ -82,6 +83,7 @@ Result<ExecUser> ResolveUser(std::string_view user, std::string_view passwd, std
     out.uid = *uid;
     for (const auto& u : users)
       if (u.uid == *uid) { entry = &u; break; }
+    if (!entry && unknown_uid == UnknownUidGroup::kSameAsUid) out.gid = *uid;
   } else {
     for (const auto& u : users)
       if (u.name == user_part) { entry = &u; break; }
@@ -95,7 +97,7 @@ Result<ExecUser> ResolveUser(std::string_view user, std::string_view passwd, std
     if (!entry->home.empty()) out.home = entry->home;
   }
 
-  if (cut.found) {
+  if (!group_part.empty()) {
     if (AllDigits(group_part)) {
       auto gid = ParseId(group_part);
       if (!gid) return Fail(Error::Invalid(fmt::format("invalid group id {}", group_part)));
@@ -123,7 +125,7 @@ Result<ExecUser> ResolveUser(std::string_view user, std::string_view passwd, std
   return out;
 }
 
-Result<ExecUser> ResolveUserInRoot(int root_fd, std::string_view user) {
+Result<ExecUser> ResolveUserInRoot(int root_fd, std::string_view user, UnknownUidGroup unknown_uid) {
   auto read = [&](std::string_view path) -> Result<std::string> {
     auto text = sys::ReadFileInRoot(root_fd, path);
     if (!text && text.error().code() == ErrorCode::kNotFound) return std::string();
@@ -131,7 +133,7 @@ Result<ExecUser> ResolveUserInRoot(int root_fd, std::string_view user) {
   };
   KILN_TRY_ASSIGN(std::string passwd, read("/etc/passwd"));
   KILN_TRY_ASSIGN(std::string group, read("/etc/group"));
-  return ResolveUser(user, passwd, group);
+  return ResolveUser(user, passwd, group, unknown_uid);
 }
 
 }  // namespace kiln::exec

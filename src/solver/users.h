@@ -1,8 +1,8 @@
 #pragma once
 
-// Resolves "user[:group]" against the image's /etc/passwd and /etc/group,
-// read inside the image root (never through host paths). Used for COPY
-// --chown and WORKDIR ownership.
+// The ids COPY --chown and WORKDIR give what they create, resolved by
+// exec::ResolveUserInRoot (the one user lookup in kiln) against the image's
+// own /etc/passwd and /etc/group.
 
 #include <sys/types.h>
 
@@ -17,10 +17,11 @@ struct UserIds {
   gid_t gid = 0;
 };
 
-// Numeric parts are taken as they are; names are looked up in the files.
-// A numeric user without a group gets gid = the user's primary group if
-// the uid is in passwd, else gid = uid (docker's --chown rule).
-// kNotFound "unable to find user app: no matching entries in passwd file".
+// "user[:group]" with docker's --chown rules: numeric parts are taken as
+// they are, names are looked up inside the root at `root_fd`; a numeric
+// user without a group gets its passwd entry's group, else gid = uid.
+// Errors: kNotFound "unable to find user app: no matching entries in passwd
+// file" (or group), kInvalid, kIo as exec::ResolveUserInRoot.
 Result<UserIds> ResolveUser(int root_fd, const std::string& spec);
 
 }  // namespace kiln::solver
