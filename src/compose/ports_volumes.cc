@@ -55,11 +55,13 @@ Result<void> ShortPort(const Node& item, const std::string& path, Node& out) {
     container = std::string(c.first);
   }
   if (ip.size() >= 2 && ip.front() == '[' && ip.back() == ']') ip = ip.substr(1, ip.size() - 2);
-  if (!ip.empty() && !ValidIp(ip)) return bad(fmt::format("invalid IP address {} in port {}", Quote(ip), Quote(spec)));
+  if (!ip.empty() && !ValidIp(ip))
+    return bad(fmt::format("invalid IP address {} in port {}", Quote(ip), Quote(spec)));
   if (container.empty()) return bad(fmt::format("no container port in {}", Quote(spec)));
   PortRange target, published;
   if (!ParseRange(container, target)) return bad(fmt::format("invalid container port {}", Quote(container)));
-  if (!host.empty() && !ParseRange(host, published)) return bad(fmt::format("invalid host port {}", Quote(host)));
+  if (!host.empty() && !ParseRange(host, published))
+    return bad(fmt::format("invalid host port {}", Quote(host)));
   bool target_range = target.end != target.start;
   if (!host.empty() && target_range && published.end - published.start != target.end - target.start)
     return bad(fmt::format("port ranges {} and {} differ in length", Quote(host), Quote(container)));
@@ -83,14 +85,16 @@ Result<void> ShortPort(const Node& item, const std::string& path, Node& out) {
     m.Set("protocol", Plain(proto, item.loc));
     entries.emplace_back(fmt::format("{}/{}", target.start + i, proto), std::move(m));
   }
-  std::stable_sort(entries.begin(), entries.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
+  std::stable_sort(entries.begin(), entries.end(),
+                   [](const auto& a, const auto& b) { return a.first < b.first; });
   for (auto& [key, m] : entries) out.seq.push_back(std::move(m));
   return Ok();
 }
 
 // A mapping's entries in `order` first, then the rest as written; values of
 // the keys in `flags` that read "false" are dropped (Go's omitempty).
-Node Ordered(const Node& n, const std::vector<std::string>& order, const std::vector<std::string>& flags = {}) {
+Node Ordered(const Node& n, const std::vector<std::string>& order,
+             const std::vector<std::string>& flags = {}) {
   Node out = Node::Map(n.loc);
   auto add = [&](const MapEntry& e) {
     bool flag = std::find(flags.begin(), flags.end(), e.key) != flags.end();
@@ -107,14 +111,16 @@ Node Ordered(const Node& n, const std::vector<std::string>& order, const std::ve
 Result<void> CheckMapKeys(const Node& n, const std::string& path, const std::vector<std::string>& known) {
   for (const auto& e : n.map) {
     if (StartsWith(e.key, "x-") || std::find(known.begin(), known.end(), e.key) != known.end()) continue;
-    return Fail(InvalidAt(e.key_loc, path, fmt::format("unknown key {}{}", Quote(e.key), DidYouMean(e.key, known))));
+    return Fail(
+        InvalidAt(e.key_loc, path, fmt::format("unknown key {}{}", Quote(e.key), DidYouMean(e.key, known))));
   }
   return Ok();
 }
 
-const std::vector<std::string> kPortKeys = {"name", "mode", "host_ip", "target", "published", "protocol", "app_protocol"};
+const std::vector<std::string> kPortKeys = {"name",      "mode",     "host_ip",     "target",
+                                            "published", "protocol", "app_protocol"};
 const std::vector<std::string> kVolumeKeys = {"type", "source", "target", "read_only", "consistency",
-                                              "bind", "volume", "tmpfs", "image"};
+                                              "bind", "volume", "tmpfs",  "image"};
 const std::vector<std::string> kVolumeTypes = {"bind", "volume", "tmpfs", "image", "npipe", "cluster"};
 
 Result<void> LongPort(const Node& item, const std::string& path, Node& out) {
@@ -158,19 +164,26 @@ Result<void> ShortVolume(const Node& item, const std::string& path, const Enviro
   if (parts.size() > 3) return bad(fmt::format("too many colons in {}", Quote(spec)));
   for (const auto& p : parts)
     if (p.empty()) return bad(fmt::format("empty section between colons in {}", Quote(spec)));
-  if (parts.size() == 1) target = parts[0];
-  else source = parts[0], target = parts[1];
+  if (parts.size() == 1)
+    target = parts[0];
+  else
+    source = parts[0], target = parts[1];
   if (parts.size() == 3) options = parts[2];
   source = ExpandHome(source, env);
   bool bind = !source.empty() && (source[0] == '.' || source[0] == '/' || source[0] == '~');
   bool read_only = false, nocopy = false;
   std::string propagation, selinux;
   for (const auto& o : Split(options, ',')) {
-    if (o == "ro") read_only = true;
-    else if (o == "rw") read_only = false;
-    else if (o == "nocopy") nocopy = true;
-    else if (o == "z" || o == "Z") selinux = o;
-    else if (o == "rprivate" || o == "private" || o == "rshared" || o == "shared" || o == "rslave" || o == "slave")
+    if (o == "ro")
+      read_only = true;
+    else if (o == "rw")
+      read_only = false;
+    else if (o == "nocopy")
+      nocopy = true;
+    else if (o == "z" || o == "Z")
+      selinux = o;
+    else if (o == "rprivate" || o == "private" || o == "rshared" || o == "shared" || o == "rslave" ||
+             o == "slave")
       propagation = o;
     // Other options are ignored, as docker compose does.
   }
@@ -201,10 +214,12 @@ Result<void> LongVolume(const Node& item, const std::string& path, const Environ
   KILN_TRY(CheckMapKeys(item, path, kVolumeKeys));
   const Node* type = item.Find("type");
   if (!type) return Fail(InvalidAt(item.loc, path, "missing \"type\""));
-  if (!type->is_scalar() || std::find(kVolumeTypes.begin(), kVolumeTypes.end(), type->scalar) == kVolumeTypes.end())
-    return Fail(InvalidAt(type->loc, PathJoin(path, "type"),
-                          fmt::format("unknown volume type {}{}", Quote(type->is_scalar() ? type->scalar : ""),
-                                      DidYouMean(type->is_scalar() ? type->scalar : "", kVolumeTypes))));
+  if (!type->is_scalar() ||
+      std::find(kVolumeTypes.begin(), kVolumeTypes.end(), type->scalar) == kVolumeTypes.end())
+    return Fail(
+        InvalidAt(type->loc, PathJoin(path, "type"),
+                  fmt::format("unknown volume type {}{}", Quote(type->is_scalar() ? type->scalar : ""),
+                              DidYouMean(type->is_scalar() ? type->scalar : "", kVolumeTypes))));
   Node m = item;
   if (Node* src = m.Find("source"); src && src->is_scalar() && type->scalar == "bind")
     src->scalar = ExpandHome(src->scalar, env);
@@ -229,9 +244,12 @@ Result<Node> LongSyntaxPorts(const Node& ports, const std::string& path) {
   for (size_t i = 0; i < ports.seq.size(); ++i) {
     const Node& item = ports.seq[i];
     std::string ip = PathIndex(path, i);
-    if (item.is_scalar()) KILN_TRY(ShortPort(item, ip, out));
-    else if (item.is_map()) KILN_TRY(LongPort(item, ip, out));
-    else return Fail(InvalidAt(item.loc, ip, "must be a port (\"8080:80\") or a mapping"));
+    if (item.is_scalar())
+      KILN_TRY(ShortPort(item, ip, out));
+    else if (item.is_map())
+      KILN_TRY(LongPort(item, ip, out));
+    else
+      return Fail(InvalidAt(item.loc, ip, "must be a port (\"8080:80\") or a mapping"));
   }
   return out;
 }
@@ -242,9 +260,12 @@ Result<Node> LongSyntaxVolumes(const Node& volumes, const std::string& path, con
   for (size_t i = 0; i < volumes.seq.size(); ++i) {
     const Node& item = volumes.seq[i];
     std::string ip = PathIndex(path, i);
-    if (item.is_scalar()) KILN_TRY(ShortVolume(item, ip, env, out));
-    else if (item.is_map()) KILN_TRY(LongVolume(item, ip, env, out));
-    else return Fail(InvalidAt(item.loc, ip, "must be a volume (\"./data:/data\") or a mapping"));
+    if (item.is_scalar())
+      KILN_TRY(ShortVolume(item, ip, env, out));
+    else if (item.is_map())
+      KILN_TRY(LongVolume(item, ip, env, out));
+    else
+      return Fail(InvalidAt(item.loc, ip, "must be a volume (\"./data:/data\") or a mapping"));
   }
   return out;
 }
