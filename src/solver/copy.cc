@@ -1,13 +1,9 @@
 #include "solver/copy.h"
 
-#include <dirent.h>
 #include <fcntl.h>
 #include <linux/magic.h>
-#include <linux/openat2.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
-#include <sys/syscall.h>
-#include <sys/sendfile.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -27,24 +23,6 @@ std::string RelativeToRoot(const std::string& path) {
   return clean == "/" ? "." : clean.substr(1);
 }
 
-Result<std::vector<std::string>> ListDir(int dirfd, const std::string& shown) {
-  int fd = ::openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (fd < 0) return Fail(Error::Io(shown, errno, "open"));
-  DIR* dir = ::fdopendir(fd);
-  if (!dir) {
-    ::close(fd);
-    return Fail(Error::Io(shown, errno, "opendir"));
-  }
-  std::vector<std::string> names;
-  while (struct dirent* de = ::readdir(dir)) {
-    std::string_view n = de->d_name;
-    if (n != "." && n != "..") names.emplace_back(n);
-  }
-  ::closedir(dir);
-  std::sort(names.begin(), names.end());
-  return names;
-}
-
 std::string JoinRel(const std::string& dir, const std::string& name) {
   return dir.empty() || dir == "." ? name : dir + "/" + name;
 }
@@ -59,65 +37,10 @@ char* ThreadBuffer() {
 
 }  // namespace
 
-Result<Fd> OpenInRoot(int root_fd, const std::string& path, int flags, FollowLast follow) {
-  std::string rel = RelativeToRoot(path);
-  struct open_how how = {};
-  how.flags = static_cast<uint64_t>(flags | O_CLOEXEC | (follow == FollowLast::kNo ? O_NOFOLLOW : 0));
-  how.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS | RESOLVE_NO_XDEV;
-  long fd = ::syscall(SYS_openat2, root_fd, rel.c_str(), &how, sizeof how);
-  if (fd < 0 && errno == EXDEV) {
-    // The root may itself hold mounts (a bind-mounted context); allow
-    // crossing them, still confined to the root.
-    how.resolve &= ~static_cast<uint64_t>(RESOLVE_NO_XDEV);
-    fd = ::syscall(SYS_openat2, root_fd, rel.c_str(), &how, sizeof how);
-  }
-  if (fd < 0) return Fail(Error::Io("/" + (rel == "." ? std::string() : rel), errno, "open"));
-  return Fd(static_cast<int>(fd));
-}
-
-namespace {
-Result<void> MkdirAllInRootDepth(int root_fd, const std::string& path, uid_t uid, gid_t gid, int depth);
-}
-
 Result<void> MkdirAllInRoot(int root_fd, const std::string& path, uid_t uid, gid_t gid) {
-  return MkdirAllInRootDepth(root_fd, path, uid, gid, 0);
-}
-
-namespace {
-Result<void> MkdirAllInRootDepth(int root_fd, const std::string& path, uid_t uid, gid_t gid, int depth) {
-  if (depth > 40) return Fail(Error::Io(path, ELOOP, "mkdir"));
-  std::string rel = RelativeToRoot(path);
-  if (rel == ".") return Ok();
-  std::string prefix;
-  for (const auto& part : Split(rel, '/')) {
-    std::string parent = prefix.empty() ? "." : prefix;
-    prefix = JoinRel(prefix, part);
-    auto existing = OpenInRoot(root_fd, prefix, O_PATH | O_DIRECTORY);
-    if (existing) continue;
-    if (existing.error().sys_errno() == ENOTDIR)
-      return Fail(Error::Invalid(fmt::format("cannot create directory /{}: /{} is not a directory", rel, prefix)));
-    if (existing.error().sys_errno() != ENOENT) return Fail(std::move(existing).error());
-    KILN_TRY_ASSIGN(Fd parent_fd, OpenInRoot(root_fd, parent, O_PATH | O_DIRECTORY));
-    char link[4096];
-    ssize_t n = ::readlinkat(parent_fd.get(), part.c_str(), link, sizeof link);
-    if (n >= 0) {
-      // A dangling symlink: create what it points to, inside the root.
-      std::string target(link, n);
-      std::string resolved = target.starts_with('/') ? target : "/" + JoinRel(parent, target);
-      KILN_TRY(MkdirAllInRootDepth(root_fd, resolved, uid, gid, depth + 1));
-      continue;
-    }
-    if (::mkdirat(parent_fd.get(), part.c_str(), 0755) != 0 && errno != EEXIST)
-      return Fail(Error::Io("/" + prefix, errno, "mkdir"));
-    if (::fchownat(parent_fd.get(), part.c_str(), uid, gid, AT_SYMLINK_NOFOLLOW) != 0)
-      return Fail(Error::Io("/" + prefix, errno, "chown"));
-    // mkdirat honours the umask; make the mode exact.
-    KILN_TRY_ASSIGN(Fd dir, OpenInRoot(root_fd, prefix, O_RDONLY | O_DIRECTORY, FollowLast::kNo));
-    ::fchmod(dir.get(), 0755);
-  }
+  KILN_TRY(sys::MkdirInRoot(root_fd, path, uid, gid));
   return Ok();
 }
-}  // namespace
 
 bool HasWildcard(std::string_view s) { return s.find_first_of("*?[\\") != std::string_view::npos; }
 
@@ -246,7 +169,7 @@ Result<std::vector<std::string>> ExpandSources(int root_fd, const std::string& p
       }
       auto dfd = OpenInRoot(root_fd, dir, O_RDONLY | O_DIRECTORY);
       if (!dfd) continue;
-      KILN_TRY_ASSIGN(auto names, ListDir(dfd->get(), dir));
+      KILN_TRY_ASSIGN(auto names, ListDirectory(dfd->get(), dir));
       for (const auto& n : names) {
         KILN_TRY_ASSIGN(bool m, MatchPattern(part, n));
         if (m) next.push_back(JoinRel(dir, n));
@@ -340,7 +263,7 @@ struct Hasher {
       int fd = ::openat(dirfd, name.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC | (follow ? 0 : O_NOFOLLOW));
       if (fd < 0) return Fail(Error::Io(rel, errno, "open"));
       Fd owned(fd);
-      KILN_TRY_ASSIGN(auto names, ListDir(fd, rel));
+      KILN_TRY_ASSIGN(auto names, ListDirectory(fd, rel));
       for (const auto& n : names) {
         std::string child = JoinRel(rel, n);
         if (excluded && excluded(child)) continue;
@@ -503,7 +426,7 @@ struct Copier {
   }
 
   Result<void> Contents(int sdir, int ddir, const std::string& shown, const std::string& src_rel) {
-    KILN_TRY_ASSIGN(auto names, ListDir(sdir, src_rel));
+    KILN_TRY_ASSIGN(auto names, ListDirectory(sdir, src_rel));
     for (const auto& n : names) {
       std::string child_rel = JoinRel(src_rel, n);
       if (opt.excluded && opt.excluded(child_rel)) continue;

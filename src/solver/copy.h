@@ -17,17 +17,18 @@
 #include "base/digest.h"
 #include "base/error.h"
 #include "base/fs.h"
+#include "sys/in_root.h"
 
 namespace kiln::solver {
 
-// Opens `path` (absolute or relative, both taken relative to `root_fd`)
-// inside the root. Symlinks are followed as the container would see them.
-// `nofollow_last` opens a final symlink itself (O_PATH|O_NOFOLLOW).
-enum class FollowLast { kYes, kNo };
-Result<Fd> OpenInRoot(int root_fd, const std::string& path, int flags, FollowLast follow = FollowLast::kYes);
+// In-root resolution is sys/in_root.h's; these names stay for the
+// solver's callers.
+using sys::FollowLast;
+using sys::OpenInRoot;
 
-// mkdir -p inside the root; directories created get `uid`/`gid` and 0755.
-// Existing symlinked components are followed inside the root.
+// mkdir -p inside the root (sys::MkdirInRoot); directories created get
+// `uid`/`gid` and 0755. Existing symlinked components are followed inside
+// the root.
 Result<void> MkdirAllInRoot(int root_fd, const std::string& path, uid_t uid, gid_t gid);
 
 // Go's path.Match on one path: `*`, `?`, `[a-z]`, `[^a]`, `\` escapes; `*`

@@ -191,7 +191,8 @@ n=$(echo "$report" | sed -n 's/^scanned \([0-9]*\) files$/\1/p')
 [ "$n" -gt 200 ] || fail "scanned only $n files"
 
 # The scanner itself finds a secret that is there (a layer written with the
-# leak guard off, compressed in the store and in an OCI archive).
+# leak guard off, in the store and in an OCI archive; built layers are
+# stored uncompressed, pulled ones may be gzip).
 mkdir -p "$WORK/bad"
 printf 'FROM busybox\nRUN --mount=type=secret,id=s1 cp /run/secrets/s1 /baked\n' >"$WORK/bad/Dockerfile"
 build bad --secret-leaks=off -t baked -o "type=oci,dest=$WORK/bad.tar" "$WORK/bad"
@@ -201,6 +202,6 @@ report=$($SCAN "$WORK/secrets.list" "$WORK/bad.tar")
 rc=$?
 set -e
 expect_eq "scanner on a baked secret" "1" "$rc"
-echo "$report" | grep -qE '^HIT .*/bad.tar!blobs/sha256/[0-9a-f]{64}!gunzip!baked: secret#0 raw$' ||
+echo "$report" | grep -qE '^HIT .*/bad.tar!blobs/sha256/[0-9a-f]{64}(!gunzip)?!baked: secret#0 raw$' ||
   fail "scanner did not find the baked secret in the OCI layer: $report"
 echo PASS
