@@ -84,16 +84,18 @@ CFG
 _stop_registry() { kill "$REGISTRY_PID" 2>/dev/null; wait "$REGISTRY_PID" 2>/dev/null || true; }
 
 # start_docker_engine: starts Debian's dockerd (which starts its own
-# containerd) with its socket, data and state under $WORK, no bridge and no
-# iptables rules; exports DOCKER_HOST for kiln --load and the docker CLI and
-# stops the engine on exit. Returns 1 (nothing started) if dockerd is not
-# installed, so a test can print SKIP.
+# containerd, or shares a running system one under its own namespaces) with
+# its socket, data and state under $WORK, no bridge and no iptables rules;
+# exports DOCKER_HOST for kiln --load and the docker CLI and stops the engine
+# on exit. Returns 1 (nothing started) if dockerd is not installed, so a test
+# can print SKIP.
 start_docker_engine() {
   command -v dockerd >/dev/null || [ -x /usr/sbin/dockerd ] || return 1
   local d=$WORK/docker
   mkdir -p "$d/config"
   PATH=$PATH:/usr/sbin dockerd --host "unix://$d/docker.sock" --data-root "$d/data" --exec-root "$d/exec" \
     --pidfile "$d/docker.pid" --bridge none --iptables=false --ip6tables=false \
+    --containerd-namespace "kiln-e2e-$$" --containerd-plugins-namespace "kiln-e2e-$$-plugins" \
     >"$d/log" 2>&1 &
   DOCKERD_PID=$!
   on_exit _stop_docker_engine
