@@ -157,7 +157,6 @@ Result<RunResult> RuncExecutor::RunStep(const RunSpec& spec, Step& step, MountPo
   step.dir_made = true;
   KILN_TRY(sys::MountTmpfs(step.dir, "size=16m,mode=0700"));
   step.tmpfs_mounted = true;
-  KILN_TRY(sys::Mount("", step.dir, "", MS_PRIVATE));
   const std::string rootfs = JoinPath(step.dir, "rootfs");
   const std::string bundle = JoinPath(step.dir, "bundle");
   const std::string etc = JoinPath(step.dir, "etc");
@@ -165,15 +164,27 @@ Result<RunResult> RuncExecutor::RunStep(const RunSpec& spec, Step& step, MountPo
 
   // Step 3: a read-only probe overlay of the image layers: everything that
   // must be resolved inside the image is resolved here (an empty extra
-  // layer satisfies overlay's two-layer minimum without an upper dir).
+  // layer satisfies overlay's two-layer minimum without an upper dir). It
+  // is a detached mount, held only by `root_fd`: attached at a path, it was
+  // copied into the mount namespace of any container another thread
+  // created meanwhile, and a process another thread was spawning held a
+  // copy of `root_fd` until its exec, so unmounting it failed with EBUSY
+  // now and then when stages ran in parallel. Kernels before 6.8 mount it
+  // at `rootfs` and unmount it below.
   const std::string empty = JoinPath(step.dir, "empty");
   const std::string mp_dir = JoinPath(step.dir, "mountpoints");
   KILN_TRY(MakeDirs(empty, 0700));
   KILN_TRY(MakeDirs(mp_dir, 0700));
   std::vector<std::string> probe_layers = spec.lowerdirs;
   probe_layers.push_back(empty);
-  KILN_TRY(sys::MountOverlay(probe_layers, "", "", rootfs));
-  KILN_TRY_ASSIGN(Fd root_fd, OpenFile(rootfs, O_PATH | O_DIRECTORY));
+  auto probe = sys::OpenOverlay(probe_layers, "", "");
+  const bool probe_attached = !probe && probe.error().code() == ErrorCode::kUnsupported;
+  if (probe_attached) {
+    KILN_TRY(sys::MountOverlay(probe_layers, "", "", rootfs));
+    probe = OpenFile(rootfs, O_PATH | O_DIRECTORY);
+  }
+  if (!probe) return Fail(std::move(probe).error());
+  Fd root_fd = std::move(*probe);
 
   // Step 4: the user, from the image's own passwd/group files.
   KILN_TRY_ASSIGN(ExecUser user, ResolveUserInRoot(root_fd.get(), spec.user));
@@ -222,9 +233,7 @@ Result<RunResult> RuncExecutor::RunStep(const RunSpec& spec, Step& step, MountPo
   }
   KILN_TRY_ASSIGN(std::string cwd, sys::CanonicalInRoot(root_fd.get(), spec.cwd.empty() ? "/" : spec.cwd));
   root_fd.Reset();
-  // Another thread's runc spawn can hold the mount for an instant (its
-  // child has a copy of the fd table until exec); detach then.
-  if (!sys::Unmount(rootfs)) KILN_TRY(sys::Unmount(rootfs, sys::UnmountMode::kDetach));
+  if (probe_attached) KILN_TRY(sys::Unmount(rootfs, sys::UnmountMode::kRetryThenDetach));
   record.created = layer.created();
 
   // Step 6b: the step's rootfs: [mount points,] image layers, upper dir.
@@ -307,8 +316,11 @@ Result<void> RuncExecutor::Cleanup(Step& step) {
     if (!r) note(Fail(std::move(r).error()));
   }
   if (step.tmpfs_mounted) {
-    // Detaching the tmpfs takes the overlay and netns mounts below it along
-    // in one call; the slow path unmounts them one by one.
+    // The rootfs first and for real where possible, so the overlay is gone
+    // before the caller reads and edits its upper dir; then detaching the
+    // tmpfs takes the netns mount along. The slow path unmounts what is
+    // left one by one.
+    if (!step.workdir.empty()) note(sys::Unmount(JoinPath(step.dir, "rootfs"), sys::UnmountMode::kRetryThenDetach));
     if (!sys::Unmount(step.dir, sys::UnmountMode::kDetach)) note(sys::UnmountAllUnder(step.dir));
   }
   if (!step.workdir.empty()) note(sys::RemoveVolatileMarker(step.workdir));

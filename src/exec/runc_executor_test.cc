@@ -386,6 +386,42 @@ TEST_F(RuncExecutorTest, ParallelStepsDoNotInterfere) {
   EXPECT_EQ(ListTree(P("upper2")), std::vector<std::string>{"./b"});
 }
 
+TEST_F(RuncExecutorTest, ConcurrentStepsManyTimes) {
+  // Regression: three stages' RUN steps started together failed now and
+  // then with "umount .../rootfs: Device or resource busy" (a sibling's
+  // runc spawn held the resolution overlay).
+  constexpr int kThreads = 3, kSteps = 8;
+  std::vector<std::string> failures(kThreads);
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < kSteps && failures[t].empty(); ++i) {
+        std::string up = P(fmt::format("up-{}-{}", t, i)), work = P(fmt::format("work-{}", t));
+        if (!MakeDirs(up) || !MakeDirs(work)) {
+          failures[t] = "mkdir";
+          break;
+        }
+        RunSpec s = Spec(fmt::format("echo {} > /out", i));
+        s.upperdir = up;
+        s.workdir = work;
+        s.cwd = "/app";
+        s.mounts.push_back({MountSpec::Kind::kTmpfs, "", "/run/cache", false, {}});
+        s.on_output = {};
+        auto r = executor_->Run(s);
+        if (!r) failures[t] = r.error().Render();
+        else if (r->exit_code != 0) failures[t] = fmt::format("exit {}", r->exit_code);
+        else if (ReadFile(up + "/out").value_or("") != fmt::format("{}\n", i)) failures[t] = "wrong /out";
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(failures, std::vector<std::string>(kThreads));
+  auto left = sys::MountsUnder(P("scratch"));
+  ASSERT_TRUE(left);
+  EXPECT_EQ(*left, std::vector<std::string>{});
+  EXPECT_EQ(ListTree(P("scratch")), std::vector<std::string>{});
+}
+
 TEST_F(RuncExecutorTest, MissingCommandIsStepFailure) {
   RunSpec s = Spec("");
   s.argv = {"/nonexistent"};

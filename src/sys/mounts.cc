@@ -5,9 +5,12 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <chrono>
+#include <thread>
 
 #include "base/fs.h"
 #include "base/strings.h"
+#include "sys/process.h"
 
 namespace kiln::sys {
 namespace {
@@ -70,28 +73,45 @@ Result<void> Mount(const std::string& source, const std::string& target, const s
 }
 
 Result<void> Unmount(const std::string& target, UnmountMode mode) {
+  // A child another thread is spawning may hold a copy of the last fd we
+  // had open on this mount; its exec closes it.
+  if (mode != UnmountMode::kDetach) WaitForSpawns();
+  if (mode == UnmountMode::kRetryThenDetach) {
+    for (int i = 0; i < 20; ++i) {
+      if (umount2(target.c_str(), 0) == 0) return Ok();
+      if (errno != EBUSY) return Fail(Error::Io(target, errno, "umount"));
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+    mode = UnmountMode::kDetach;
+  }
   if (umount2(target.c_str(), mode == UnmountMode::kDetach ? MNT_DETACH : 0) < 0)
     return Fail(Error::Io(target, errno, "umount"));
   return Ok();
 }
 
 Result<void> MountTmpfs(const std::string& target, const std::string& options) {
-  return Mount("tmpfs", target, "tmpfs", MS_NOSUID | MS_NODEV, options);
+  KILN_TRY(Mount("tmpfs", target, "tmpfs", MS_NOSUID | MS_NODEV, options));
+  // A new mount inherits its parent's propagation; make it private at once.
+  auto r = Mount("", target, "", MS_PRIVATE);
+  if (!r) (void)umount2(target.c_str(), MNT_DETACH);
+  return r;
 }
 
-Result<void> MountOverlay(const std::vector<std::string>& lowerdirs, const std::string& upperdir,
-                          const std::string& workdir, const std::string& target, OverlaySync sync) {
-  if (lowerdirs.empty())
-    return Fail(Error::Invalid(fmt::format("overlay on {} needs at least one lower layer", target)));
+Result<Fd> OpenOverlay(const std::vector<std::string>& lowerdirs, const std::string& upperdir,
+                       const std::string& workdir, OverlaySync sync) {
+  auto unsupported = [] {
+    return Fail(Error::Unsupported("overlay with the new mount API needs Linux 6.8 (\"lowerdir+\")"));
+  };
+  if (lowerdirs.empty()) return Fail(Error::Invalid("an overlay needs at least one lower layer"));
   int fs = fsopen("overlay", FSOPEN_CLOEXEC);
-  if (fs < 0) return MountOverlayLegacy(lowerdirs, upperdir, workdir, target);
+  if (fs < 0) return unsupported();
   Fd fs_fd(fs);
   auto set = [&](const char* key, const std::string& value) {
     return fsconfig(fs_fd.get(), FSCONFIG_SET_STRING, key, value.c_str(), 0);
   };
-  // Step 1: probe "lowerdir+" (Linux 6.8); older kernels take the legacy path.
+  // Step 1: probe "lowerdir+" (Linux 6.8), which takes each path whole.
   if (set("lowerdir+", lowerdirs[0]) < 0) {
-    if (errno == EINVAL) return MountOverlayLegacy(lowerdirs, upperdir, workdir, target);
+    if (errno == EINVAL) return unsupported();
     return Fail(Error::Io(lowerdirs[0], errno, "overlay lowerdir"));
   }
   // Step 2: the remaining layers, then the writable layer.
@@ -104,13 +124,23 @@ Result<void> MountOverlay(const std::vector<std::string>& lowerdirs, const std::
     if (sync == OverlaySync::kVolatile)
       (void)fsconfig(fs_fd.get(), FSCONFIG_SET_FLAG, "volatile", nullptr, 0);
   }
-  // Step 3: create the superblock and attach it at `target`.
+  // Step 3: create the superblock and a mount of it that is attached nowhere.
   if (fsconfig(fs_fd.get(), FSCONFIG_CMD_CREATE, nullptr, nullptr, 0) < 0)
-    return Fail(Error::Io(fmt::format("overlay on {}", target), errno, "mount"));
+    return Fail(Error::Io(fmt::format("overlay of {}", lowerdirs[0]), errno, "create"));
   int mnt = fsmount(fs_fd.get(), FSMOUNT_CLOEXEC, 0);
-  if (mnt < 0) return Fail(Error::Io(fmt::format("overlay on {}", target), errno, "mount"));
-  Fd mnt_fd(mnt);
-  if (move_mount(mnt_fd.get(), "", AT_FDCWD, target.c_str(), MOVE_MOUNT_F_EMPTY_PATH) < 0)
+  if (mnt < 0) return Fail(Error::Io(fmt::format("overlay of {}", lowerdirs[0]), errno, "fsmount"));
+  return Fd(mnt);
+}
+
+Result<void> MountOverlay(const std::vector<std::string>& lowerdirs, const std::string& upperdir,
+                          const std::string& workdir, const std::string& target, OverlaySync sync) {
+  if (lowerdirs.empty())
+    return Fail(Error::Invalid(fmt::format("overlay on {} needs at least one lower layer", target)));
+  auto mnt = OpenOverlay(lowerdirs, upperdir, workdir, sync);
+  if (!mnt && mnt.error().code() == ErrorCode::kUnsupported)
+    return MountOverlayLegacy(lowerdirs, upperdir, workdir, target);
+  if (!mnt) return Fail(std::move(mnt).error().Wrap("mounting overlay on {}", target));
+  if (move_mount(mnt->get(), "", AT_FDCWD, target.c_str(), MOVE_MOUNT_F_EMPTY_PATH) < 0)
     return Fail(Error::Io(fmt::format("overlay on {}", target), errno, "mount"));
   return Ok();
 }

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "base/error.h"
+#include "base/fs.h"
 
 namespace kiln::sys {
 
@@ -24,12 +25,21 @@ enum class UnmountMode {
   kNormal,
   // MNT_DETACH: lazily detaches a busy mount (cleanup paths).
   kDetach,
+  // For cleanup: a mount that is still busy (EBUSY) is retried for about
+  // 100 ms, then detached as kDetach does, so a step that succeeded never
+  // fails on a reference that is about to go away.
+  kRetryThenDetach,
 };
 // umount2(2). An EINVAL for a path that is not a mount point is reported as
-// an error; callers that do not care check IsMountPoint first.
+// an error; callers that do not care check IsMountPoint first. Except with
+// kDetach, first waits for processes being spawned by other threads to
+// exec (WaitForSpawns), since each holds copies of kiln's fds until then.
 [[nodiscard]] Result<void> Unmount(const std::string& target, UnmountMode mode = UnmountMode::kNormal);
 
-// A private tmpfs (nosuid,nodev) at `target`, e.g. options "size=64m,mode=0700".
+// A tmpfs (nosuid,nodev) at `target`, e.g. options "size=64m,mode=0700",
+// made private: nothing mounted below it propagates to other mount
+// namespaces (containers being created) or back, even where its parent is
+// a shared mount (systemd makes / shared).
 [[nodiscard]] Result<void> MountTmpfs(const std::string& target, const std::string& options);
 
 // An overlay at `target`: `lowerdirs` top-most first (overlay's order),
@@ -50,6 +60,16 @@ enum class OverlaySync { kSync, kVolatile };
                                         const std::string& upperdir, const std::string& workdir,
                                         const std::string& target,
                                         OverlaySync sync = OverlaySync::kSync);
+
+// The same overlay as a detached mount: it exists only as the returned fd
+// (a directory fd of its root, for openat/openat2) and in no mount
+// namespace, so a container created meanwhile cannot get a copy of it, and
+// it needs no unmount: it goes away with the last fd. Errors: kUnsupported
+// on kernels without the new mount API's "lowerdir+" (Linux < 6.8), where
+// callers mount at a path instead; otherwise as MountOverlay.
+[[nodiscard]] Result<Fd> OpenOverlay(const std::vector<std::string>& lowerdirs,
+                                     const std::string& upperdir, const std::string& workdir,
+                                     OverlaySync sync = OverlaySync::kSync);
 
 // Removes the marker a kVolatile overlay leaves in `workdir`. A missing
 // marker is fine.

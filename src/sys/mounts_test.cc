@@ -1,8 +1,17 @@
 #include "sys/mounts.h"
 
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <thread>
+
 #include <gtest/gtest.h>
 
 #include "base/fs.h"
+#include "base/strings.h"
+#include "sys/process.h"
 
 namespace kiln::sys {
 namespace {
@@ -89,6 +98,109 @@ TEST_F(MountTest, ErrorsNameTarget) {
   auto none = MountOverlay({}, "", "", P("root"));
   ASSERT_FALSE(none);
   EXPECT_EQ(none.error().message(), "overlay on " + P("root") + " needs at least one lower layer");
+}
+
+// The optional fields ("shared:N", "master:N") of `dir`'s line in
+// /proc/self/mountinfo, or "<none>" when it is not a mount point.
+std::string PropagationOf(const std::string& dir) {
+  for (const auto& line : Split(*ReadFile("/proc/self/mountinfo"), '\n')) {
+    auto f = Split(line, ' ');
+    if (f.size() < 7 || f[4] != dir) continue;
+    std::vector<std::string> opt;
+    for (size_t i = 6; i < f.size() && f[i] != "-"; ++i) opt.push_back(f[i]);
+    return Join(opt, " ");
+  }
+  return "<none>";
+}
+
+TEST_F(MountTest, TmpfsIsPrivateUnderASharedParent) {
+  // systemd makes / shared; a run dir mounted below it must not be, or
+  // every step mount below it would propagate into containers.
+  ASSERT_TRUE(MakeDirs(P("parent")));
+  ASSERT_TRUE(MountTmpfs(P("parent"), "size=1m"));
+  ASSERT_TRUE(Mount("", P("parent"), "", MS_SHARED));
+  ASSERT_TRUE(StartsWith(PropagationOf(P("parent")), "shared:"));
+  ASSERT_TRUE(MakeDirs(P("parent/child")));
+  ASSERT_TRUE(MountTmpfs(P("parent/child"), "size=1m"));
+  EXPECT_EQ(PropagationOf(P("parent/child")), "");
+}
+
+TEST_F(MountTest, OpenOverlayIsADetachedMount) {
+  for (auto d : {"l1", "l2", "root"}) ASSERT_TRUE(MakeDirs(P(d)));
+  ASSERT_TRUE(WriteFile(P("l1/f"), "top"));
+  ASSERT_TRUE(WriteFile(P("l2/f"), "bottom"));
+  ASSERT_TRUE(WriteFile(P("l2/g"), "g"));
+  auto mnt = OpenOverlay({P("l1"), P("l2")}, "", "");
+  if (!mnt && mnt.error().code() == ErrorCode::kUnsupported) GTEST_SKIP() << "kernel before 6.8";
+  ASSERT_TRUE(mnt) << mnt.error().Render();
+  auto read = [&](const char* name) {
+    Fd fd(openat(mnt->get(), name, O_RDONLY | O_CLOEXEC));
+    char buf[16] = {};
+    return fd.valid() && ::read(fd.get(), buf, sizeof buf - 1) >= 0 ? std::string(buf) : "<error>";
+  };
+  EXPECT_EQ(read("f"), "top");
+  EXPECT_EQ(read("g"), "g");
+  // Attached nowhere: no mount namespace (nor a container's copy of one)
+  // has it, and nothing has to be unmounted.
+  auto mounts = ListMounts();
+  ASSERT_TRUE(mounts);
+  for (const auto& m : *mounts) EXPECT_FALSE(m.fstype == "overlay" && StartsWith(m.mount_point, dir_->path()));
+  auto none = OpenOverlay({}, "", "");
+  ASSERT_FALSE(none);
+  EXPECT_EQ(none.error().message(), "an overlay needs at least one lower layer");
+}
+
+TEST_F(MountTest, UnmountIsNotBusyWhileOtherThreadsSpawn) {
+  // Regression: parallel stages failed about once in 100 builds with
+  // "umount .../rootfs: Device or resource busy": a child that another
+  // thread was spawning still held its copy of an fd kiln had closed.
+  ASSERT_TRUE(MakeDirs(P("m")));
+  std::atomic<bool> stop{false};
+  auto spawn = [&] {
+    auto runner = NewRealProcessRunner();
+    while (!stop) (void)runner->Run({{"/bin/true"}});
+  };
+  std::thread s1(spawn), s2(spawn);
+  std::string failure;
+  for (int i = 0; i < 200 && failure.empty(); ++i) {
+    if (auto m = MountTmpfs(P("m"), "size=1m"); !m) {
+      failure = m.error().Render();
+      break;
+    }
+    {
+      auto fd = OpenFile(P("m"), O_RDONLY | O_DIRECTORY);
+      std::this_thread::sleep_for(std::chrono::microseconds(500));
+    }
+    if (auto u = Unmount(P("m")); !u) failure = u.error().Render();
+  }
+  stop = true;
+  s1.join();
+  s2.join();
+  EXPECT_EQ(failure, "");
+}
+
+TEST_F(MountTest, RetryThenDetachOutlastsABusyMount) {
+  ASSERT_TRUE(MakeDirs(P("busy")));
+  ASSERT_TRUE(MountTmpfs(P("busy"), "size=1m"));
+  // Busy for 30 ms: unmounted for real once the fd is closed.
+  auto fd = OpenFile(P("busy"), O_RDONLY | O_DIRECTORY);
+  ASSERT_TRUE(fd);
+  auto busy = Unmount(P("busy"));
+  ASSERT_FALSE(busy);
+  EXPECT_EQ(busy.error().sys_errno(), EBUSY);
+  std::thread closer([&] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(30));
+    fd->Reset();
+  });
+  ASSERT_TRUE(Unmount(P("busy"), UnmountMode::kRetryThenDetach));
+  closer.join();
+  EXPECT_EQ(PropagationOf(P("busy")), "<none>");
+  // Busy for good: detached lazily, still no error.
+  ASSERT_TRUE(MountTmpfs(P("busy"), "size=1m"));
+  auto held = OpenFile(P("busy"), O_RDONLY | O_DIRECTORY);
+  ASSERT_TRUE(held);
+  ASSERT_TRUE(Unmount(P("busy"), UnmountMode::kRetryThenDetach));
+  EXPECT_EQ(PropagationOf(P("busy")), "<none>");
 }
 
 }  // namespace

@@ -13,6 +13,8 @@
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
+#include <mutex>
+#include <shared_mutex>
 
 #include "base/fs.h"
 #include "base/strings.h"
@@ -22,6 +24,9 @@ extern char** environ;
 
 namespace kiln::sys {
 namespace {
+
+// Held shared by every posix_spawn in flight, exclusively by WaitForSpawns.
+std::shared_mutex g_spawning;
 
 // NULL-terminated char* views of a string vector, valid while `v` lives.
 std::vector<char*> CStrings(const std::vector<std::string>& v) {
@@ -164,8 +169,13 @@ class RealProcessRunner : public ProcessRunner {
     std::vector<char*> envp;
     if (spec.env) envp = CStrings(*spec.env);
     pid_t pid = -1;
-    int rc = posix_spawn(&pid, exe.c_str(), &actions, &attr, argv.data(),
-                         spec.env ? envp.data() : environ);
+    int rc;
+    {
+      // posix_spawn returns once the child has exec'd: only then are the
+      // copies of our fds it holds closed (see WaitForSpawns).
+      std::shared_lock<std::shared_mutex> spawning(g_spawning);
+      rc = posix_spawn(&pid, exe.c_str(), &actions, &attr, argv.data(), spec.env ? envp.data() : environ);
+    }
     posix_spawn_file_actions_destroy(&actions);
     posix_spawnattr_destroy(&attr);
     if (rc != 0) {
@@ -190,6 +200,8 @@ Result<ProcessOutput> ProcessRunner::Run(const ProcessSpec& spec) {
                                   WaitMode::kUninterruptible));
   return out;
 }
+
+void WaitForSpawns() { std::unique_lock<std::shared_mutex> wait(g_spawning); }
 
 std::unique_ptr<ProcessRunner> NewRealProcessRunner() {
   return std::make_unique<RealProcessRunner>();

@@ -95,6 +95,13 @@ class ProcessRunner {
 // Stateless; one instance can be shared by all threads.
 std::unique_ptr<ProcessRunner> NewRealProcessRunner();
 
+// Returns once every process that a real ProcessRunner of this process was
+// starting when it was called has exec'd (or failed to). Until its exec, such
+// a child holds a copy of each of kiln's open fds, O_CLOEXEC or not, so a
+// mount whose last fd another thread has just closed can still be busy.
+// sys::Unmount calls this before unmounting. Thread-safe.
+void WaitForSpawns();
+
 // Finds `name` in $PATH (or the given `path` list, ':'-separated) as an
 // executable regular file and returns its absolute path, or kNotFound
 // "<name> not found in PATH".
