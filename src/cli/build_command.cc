@@ -62,7 +62,8 @@ const std::vector<FlagSpec> kBuildFlags = {
     {"ulimit", 0, FlagKind::kRepeated, "Ulimit options for RUN (nofile=1024:2048)", "ULIMIT"},
     {"platform", 0, FlagKind::kValue, "Target platform (only the host's)", "PLATFORM"},
     {"secret", 0, FlagKind::kRepeated,
-     "Secret to expose to the build (id=ID,src=PATH or id=ID,env=VAR; add cache=value to rerun steps when it changes)",
+     "Secret to expose to the build (id=ID,src=PATH or id=ID,env=VAR; "
+     "cache=value reruns its steps when it changes)",
      "SPEC"},
     {"ssh", 0, FlagKind::kRepeated, "SSH agent socket or keys to expose (default|ID=SOCKET|ID=KEY)", "SPEC"},
     {"secret-leaks", 0, FlagKind::kValue, "What a secret found in a layer does: error, warn or off", "MODE"},

@@ -108,7 +108,8 @@ std::string FlagHelp(const std::vector<FlagSpec>& specs) {
 
 Result<SecretFlag> SplitSecretCacheField(std::string_view flag) {
   auto fields = SplitCsv(flag);
-  if (!fields) return Fail(Error::Usage(fmt::format("--secret {}: {}", Quote(flag), fields.error().message())));
+  if (!fields)
+    return Fail(Error::Usage(fmt::format("--secret {}: {}", Quote(flag), fields.error().message())));
   SecretFlag out;
   std::vector<std::string> rest;
   for (const auto& f : *fields) {
@@ -124,8 +125,8 @@ Result<SecretFlag> SplitSecretCacheField(std::string_view flag) {
     if (kv.second == "value") {
       out.value_keyed = true;
     } else if (kv.second != "id") {
-      return Fail(Error::Usage(fmt::format("--secret {}: invalid cache={}: want cache=id or cache=value", Quote(flag),
-                                           kv.second)));
+      return Fail(Error::Usage(fmt::format("--secret {}: invalid cache={}: want cache=id or cache=value",
+                                           Quote(flag), kv.second)));
     }
   }
   out.spec = Join(rest, ",");

@@ -57,7 +57,8 @@ TEST(SecretFlagTest, UnknownCacheModeIsAUsageError) {
   auto r = SplitSecretCacheField("id=a,cache=always");
   ASSERT_FALSE(r);
   EXPECT_EQ(r.error().code(), ErrorCode::kUsage);
-  EXPECT_EQ(r.error().message(), "--secret \"id=a,cache=always\": invalid cache=always: want cache=id or cache=value");
+  EXPECT_EQ(r.error().message(),
+            "--secret \"id=a,cache=always\": invalid cache=always: want cache=id or cache=value");
 }
 
 }  // namespace

@@ -94,14 +94,16 @@ Result<BuildResult> Build(const BuildOptions& options, Worker& worker, ProgressS
   for (const auto& [name, value] : options.named_contexts) {
     if (value.starts_with("docker-image://")) continue;
     if (value.find("://") != std::string::npos)
-      return Fail(Error::Unsupported(fmt::format("--build-context {}={}: only a directory or docker-image://REF "
-                                                 "is supported",
-                                                 name, value)));
+      return Fail(
+          Error::Unsupported(fmt::format("--build-context {}={}: only a directory or docker-image://REF "
+                                         "is supported",
+                                         name, value)));
     LocalContext local;
     local.path = value;
     auto fd = OpenFile(value, O_RDONLY | O_DIRECTORY);
     if (!fd)
-      return Fail(Error::NotFound(fmt::format("--build-context {}: directory {} not found", name, Quote(value))));
+      return Fail(
+          Error::NotFound(fmt::format("--build-context {}: directory {} not found", name, Quote(value))));
     local.fd = std::move(*fd);
     // A named context has its own .dockerignore; the main context's and
     // the Dockerfile's do not apply to it.

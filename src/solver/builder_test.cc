@@ -1057,7 +1057,8 @@ TEST(ClassifySourceTest, FollowsBuildKitsGitAndHttpRules) {
             "git https://github.com/moby/buildkit.git ref=v0.10.1 subdir=docs");
   EXPECT_EQ(show("git://127.0.0.1/repo#main"), "git git://127.0.0.1/repo ref=main subdir=");
   EXPECT_EQ(show("ssh://git@example.com/r"), "git ssh://git@example.com/r ref= subdir=");
-  EXPECT_EQ(show("git@github.com:moby/buildkit.git#:sub"), "git git@github.com:moby/buildkit.git ref= subdir=sub");
+  EXPECT_EQ(show("git@github.com:moby/buildkit.git#:sub"),
+            "git git@github.com:moby/buildkit.git ref= subdir=sub");
   EXPECT_EQ(show("ftp://example.com/x"), "local");
   EXPECT_EQ(show("file.txt"), "local");
   EXPECT_EQ(show("dir/a@b:c"), "local");
@@ -1068,7 +1069,8 @@ TEST_F(BuilderTest, AddUrlLandsAtDestWithMode0600) {
   BuildResult r = MustBuild("FROM busybox\nADD https://example.com/files/tool.sh?v=2 /usr/bin/tool\n");
   EXPECT_EQ(Read(r, "/usr/bin/tool"), "echo tool\n");
   EXPECT_EQ(Stat(r, "/usr/bin/tool"), "100600 0:0");
-  EXPECT_EQ(History(r), (std::vector<std::string>{"ADD https://example.com/files/tool.sh?v=2 /usr/bin/tool # buildkit"}));
+  EXPECT_EQ(History(r),
+            (std::vector<std::string>{"ADD https://example.com/files/tool.sh?v=2 /usr/bin/tool # buildkit"}));
 }
 
 TEST_F(BuilderTest, AddUrlIntoADirectoryTakesTheUrlsFileNameAndIsNotExtracted) {
@@ -1104,13 +1106,15 @@ TEST_F(BuilderTest, AddUrlIsDownloadedEachBuildAndCachedByContent) {
   BuildResult changed = MustBuild(df);
   EXPECT_EQ(worker_.argvs_ran(), (std::vector<std::string>{"/bin/sh -c after"}));
   EXPECT_EQ(Read(changed, "/v"), "two");
-  EXPECT_EQ(worker_.fetches(), (std::vector<std::string>{"url https://example.com/v", "url https://example.com/v",
-                                                         "url https://example.com/v"}));
+  EXPECT_EQ(worker_.fetches(),
+            (std::vector<std::string>{"url https://example.com/v", "url https://example.com/v",
+                                      "url https://example.com/v"}));
 }
 
 TEST_F(BuilderTest, AddUrlWithChecksumIsNotDownloadedOnACacheHit) {
   worker_.AddUrl("https://example.com/v", "one");
-  std::string df = fmt::format("FROM busybox\nADD --checksum={} https://example.com/v /v\n", Digest::Of("one").str());
+  std::string df =
+      fmt::format("FROM busybox\nADD --checksum={} https://example.com/v /v\n", Digest::Of("one").str());
   BuildResult first = MustBuild(df);
   EXPECT_EQ(Read(first, "/v"), "one");
   MustBuild(df);
@@ -1123,9 +1127,10 @@ TEST_F(BuilderTest, AddUrlChecksumMismatchNamesUrlExpectedAndActual) {
   auto r = Build(fmt::format("FROM busybox\nADD --checksum={} https://example.com/v /v\n", expected));
   ASSERT_FALSE(r);
   EXPECT_EQ(r.error().code(), ErrorCode::kDigestMismatch);
-  EXPECT_EQ(r.error().Summary(), fmt::format("Dockerfile:2:1: checksum mismatch for https://example.com/v: expected "
-                                             "{}, got {}",
-                                             expected, Digest::Of("tampered").str()));
+  EXPECT_EQ(r.error().Summary(),
+            fmt::format("Dockerfile:2:1: checksum mismatch for https://example.com/v: expected "
+                        "{}, got {}",
+                        expected, Digest::Of("tampered").str()));
 }
 
 TEST_F(BuilderTest, AddChecksumErrors) {
@@ -1184,6 +1189,22 @@ TEST_F(BuilderTest, AddGitCacheKeyIsTheCommit) {
   BuildResult r = MustBuild(df);
   EXPECT_EQ(worker_.argvs_ran(), (std::vector<std::string>{"/bin/sh -c after"}));
   EXPECT_EQ(Read(r, "/src/a"), "A2");
+}
+
+// BuildKit's --checksum for a git source is the commit the ref must resolve to.
+TEST_F(BuilderTest, AddGitChecksumIsTheCommit) {
+  worker_.AddGitRef("git://example.com/r", "v1", std::string(40, 'a'), {{"/a", FakeFile{"A"}}});
+  BuildResult r = MustBuild(
+      fmt::format("FROM busybox\nADD --checksum={} git://example.com/r#v1 /src\n", std::string(40, 'a')));
+  EXPECT_EQ(Read(r, "/src/a"), "A");
+  auto bad = Build(
+      fmt::format("FROM busybox\nADD --checksum={} git://example.com/r#v1 /src\n", std::string(40, 'b')));
+  ASSERT_FALSE(bad);
+  EXPECT_EQ(bad.error().code(), ErrorCode::kDigestMismatch);
+  EXPECT_EQ(bad.error().Summary(),
+            fmt::format("Dockerfile:2:1: checksum mismatch for git://example.com/r#v1: "
+                        "expected commit {}, got {}",
+                        std::string(40, 'b'), std::string(40, 'a')));
 }
 
 TEST_F(BuilderTest, AddGitBadRefFailsAtTheInstruction) {
@@ -1273,7 +1294,8 @@ TEST_F(BuilderTest, ValueKeyedSecretRerunsTheStepWhenTheValueChanges) {
   ASSERT_TRUE(key);
   options_.secret_cache_key = &*key;
   options_.value_keyed_secrets = {"tok"};
-  std::string df = "FROM busybox\nRUN --mount=type=secret,id=tok use\nRUN --mount=type=secret,id=other other\n";
+  std::string df =
+      "FROM busybox\nRUN --mount=type=secret,id=tok use\nRUN --mount=type=secret,id=other other\n";
   auto build_with = [&](const std::string& value) {
     secrets::SecretStore store;
     store.Put("tok", secrets::SecretValue(value));
@@ -1284,11 +1306,13 @@ TEST_F(BuilderTest, ValueKeyedSecretRerunsTheStepWhenTheValueChanges) {
     options_.secrets = nullptr;
     return worker_.argvs_ran();
   };
-  EXPECT_EQ(build_with("first-secret-value"), (std::vector<std::string>{"/bin/sh -c use", "/bin/sh -c other"}));
+  EXPECT_EQ(build_with("first-secret-value"),
+            (std::vector<std::string>{"/bin/sh -c use", "/bin/sh -c other"}));
   EXPECT_EQ(build_with("first-secret-value"), (std::vector<std::string>{}));
   // Only the opted-in secret's steps see the change ("other" changed too,
   // but its step reruns only because its parent did).
-  EXPECT_EQ(build_with("second-secret-value"), (std::vector<std::string>{"/bin/sh -c use", "/bin/sh -c other"}));
+  EXPECT_EQ(build_with("second-secret-value"),
+            (std::vector<std::string>{"/bin/sh -c use", "/bin/sh -c other"}));
   EXPECT_EQ(build_with("second-secret-value"), (std::vector<std::string>{}));
 }
 

@@ -214,7 +214,7 @@ class StageBuilder {
   struct RemoteAdd {
     std::string src;  // as written, for messages
     SourceKind kind;
-    std::optional<Digest> checksum;   // --checksum
+    std::optional<Digest> checksum;        // --checksum
     std::optional<FetchedSource> fetched;  // unset while a --checksum defers the download
     std::string record;                    // its line of the cache key record
   };
@@ -272,7 +272,8 @@ Result<std::string> StageBuilder::SecretCacheRecord(const std::string& id) const
   if (!o.value_keyed_secrets.contains(id) || !o.secrets) return std::string();
   const secrets::SecretValue* value = o.secrets->Find(id);
   if (!value) return std::string();
-  if (!o.secret_cache_key) return Fail(Error::Invalid(fmt::format("secret {}: no secret cache key", Quote(id))));
+  if (!o.secret_cache_key)
+    return Fail(Error::Invalid(fmt::format("secret {}: no secret cache key", Quote(id))));
   KILN_TRY_ASSIGN(std::string token, secrets::SecretCacheToken(*o.secret_cache_key, value->view()));
   return fmt::format("secret-token {} {}\n", id, token);
 }
@@ -347,8 +348,8 @@ Result<StageBuilder::RemoteAdd> StageBuilder::FetchRemote(const std::string& src
   if (!args.checksum.empty() && kind.kind == SourceKind::Kind::kHttp) {
     auto d = Digest::Parse(args.checksum);
     if (!d || d->algorithm() != "sha256")
-      return Fail(Error::Syntax(loc, fmt::format("invalid --checksum {}: want sha256:<64 hex digits>",
-                                                 Quote(args.checksum))));
+      return Fail(Error::Syntax(
+          loc, fmt::format("invalid --checksum {}: want sha256:<64 hex digits>", Quote(args.checksum))));
     remote.checksum = *d;
   }
   Worker& worker = shared_.worker;
@@ -370,9 +371,10 @@ Result<StageBuilder::RemoteAdd> StageBuilder::FetchRemote(const std::string& src
   auto fetched = worker.FetchGit(git);
   if (!fetched) return Fail(std::move(fetched).error().At(loc));
   if (!args.checksum.empty() && args.checksum != fetched->commit)
-    return Fail(Error(ErrorCode::kDigestMismatch, fmt::format("checksum mismatch for {}: expected commit {}, got {}",
-                                                              src, args.checksum, fetched->commit))
-                    .At(loc));
+    return Fail(
+        Error(ErrorCode::kDigestMismatch, fmt::format("checksum mismatch for {}: expected commit {}, got {}",
+                                                      src, args.checksum, fetched->commit))
+            .At(loc));
   remote.record = fmt::format("git {} ref={} subdir={} keep-git-dir={} commit={}\n", git.remote, git.ref,
                               kind.subdir, git.keep_git_dir, fetched->commit);
   remote.fetched = std::move(*fetched);
@@ -990,9 +992,6 @@ Result<void> StageBuilder::DoCopy(const df::Instruction& ins, bool is_add) {
   std::vector<ExcludeFn> source_excludes;  // one per source
   std::vector<const df::Heredoc*> heredocs;
   std::vector<RemoteAdd> remotes;
-  if (!args.checksum.empty() && args.checksum.find(':') == std::string::npos)
-    return Fail(Error::Syntax(ins.loc, fmt::format("invalid --checksum {}: want sha256:<64 hex digits>",
-                                                   Quote(args.checksum))));
   for (const auto& src : args.sources) {
     const df::Heredoc* heredoc = nullptr;
     for (const auto& h : args.heredocs)
@@ -1006,7 +1005,8 @@ Result<void> StageBuilder::DoCopy(const df::Instruction& ins, bool is_add) {
     if (kind.kind != SourceKind::Kind::kLocal) {
       bool git = kind.kind == SourceKind::Kind::kGit;
       if (!is_add)
-        return Fail(Error::Syntax(ins.loc, git ? "source can't be a git ref for COPY" : "source can't be a URL for COPY")
+        return Fail(Error::Syntax(ins.loc, git ? "source can't be a git ref for COPY"
+                                               : "source can't be a URL for COPY")
                         .WithHint("use ADD to fetch remote sources"));
       KILN_TRY_ASSIGN(RemoteAdd remote, FetchRemote(src, kind, args, ins.loc));
       record += remote.record;
@@ -1102,7 +1102,8 @@ SourceKind ClassifySource(std::string_view src) {
   if (has_scheme) {
     std::string scheme = ToLower(src.substr(0, scheme_end));
     bool http = scheme == "http" || scheme == "https";
-    if (scheme != "ssh" && scheme != "git" && !http) return out;  // BuildKit: an unknown protocol is a local path
+    if (scheme != "ssh" && scheme != "git" && !http)
+      return out;  // BuildKit: an unknown protocol is a local path
     Cut frag = CutString(src, '#');
     std::string path = UrlPath(frag.first);
     if (http && !path.ends_with(".git")) {
@@ -1123,9 +1124,10 @@ SourceKind ClassifySource(std::string_view src) {
     return std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_';
   });
   Cut host = CutString(at.second, ':');
-  bool host_ok = host.found && !host.first.empty() && std::all_of(host.first.begin(), host.first.end(), [](char c) {
-                   return std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '.';
-                 });
+  bool host_ok =
+      host.found && !host.first.empty() && std::all_of(host.first.begin(), host.first.end(), [](char c) {
+        return std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '.';
+      });
   if (!user_ok || !host_ok) return out;
   Cut frag = CutString(src, '#');
   out.kind = SourceKind::Kind::kGit;

@@ -65,7 +65,7 @@ Result<sys::ProcessOutput> Git(sys::ProcessRunner& runner, const std::string& di
   for (char** e = environ; *e; ++e) env.emplace_back(*e);
   env.push_back("GIT_TERMINAL_PROMPT=0");
   std::vector<std::string> argv = {"git", "-c", "protocol.file.allow=never", "-c", "protocol.ext.allow=never",
-                                   "-C", dir};
+                                   "-C",  dir};
   argv.insert(argv.end(), args.begin(), args.end());
   return runner.Run(sys::ProcessSpec{argv, env, ""});
 }
@@ -92,8 +92,7 @@ Result<solver::FetchedSource> CloneGit(sys::ProcessRunner& runner, const solver:
     return out;
   };
   KILN_TRY_ASSIGN(auto init, run({"init", "-q"}));
-  if (!init.status.success())
-    return Fail(Error::Invalid(fmt::format("git init: {}", LastLine(init.err))));
+  if (!init.status.success()) return Fail(Error::Invalid(fmt::format("git init: {}", LastLine(init.err))));
   KILN_TRY_ASSIGN(auto remote, run({"remote", "add", "origin", "--", source.remote}));
   if (!remote.status.success())
     return Fail(Error::Invalid(fmt::format("git remote add {}: {}", source.remote, LastLine(remote.err))));
@@ -114,8 +113,8 @@ Result<solver::FetchedSource> CloneGit(sys::ProcessRunner& runner, const solver:
   }
   KILN_TRY_ASSIGN(auto co, run({"checkout", "-q", "--detach", checkout}));
   if (!co.status.success())
-    return Fail(Error::NotFound(fmt::format("git ref {} not found in {}: {}", Quote(ref), source.remote,
-                                            LastLine(co.err))));
+    return Fail(Error::NotFound(
+        fmt::format("git ref {} not found in {}: {}", Quote(ref), source.remote, LastLine(co.err))));
   KILN_TRY_ASSIGN(auto head, run({"rev-parse", "HEAD"}));
   if (!head.status.success())
     return Fail(Error::Invalid(fmt::format("git rev-parse HEAD: {}", LastLine(head.err))));
@@ -147,7 +146,9 @@ class RemoteSourceWorker : public solver::Worker {
                                       const solver::CommitOptions& options) override {
     return inner_.CommitRootfs(std::move(rootfs), parent_chain, options);
   }
-  Result<std::optional<solver::Commit>> CacheGet(const std::string& key) override { return inner_.CacheGet(key); }
+  Result<std::optional<solver::Commit>> CacheGet(const std::string& key) override {
+    return inner_.CacheGet(key);
+  }
   Result<void> CachePut(const std::string& key, const solver::Commit& commit) override {
     return inner_.CachePut(key, commit);
   }

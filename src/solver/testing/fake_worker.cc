@@ -420,7 +420,8 @@ Result<FetchedSource> FakeWorker::FetchGit(const GitSource& source) {
     fetches_.push_back("git " + source.remote + "#" + source.ref);
     auto it = git_refs_.find(source.remote + "#" + source.ref);
     if (it == git_refs_.end())
-      return Fail(Error::NotFound(fmt::format("git ref {} not found in {}", Quote(source.ref), source.remote)));
+      return Fail(
+          Error::NotFound(fmt::format("git ref {} not found in {}", Quote(source.ref), source.remote)));
     served = it->second;
   }
   KILN_TRY_ASSIGN(TempDir dir, TempDir::Create("kiln-fake-git"));

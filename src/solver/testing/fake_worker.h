@@ -60,7 +60,8 @@ class FakeWorker : public Worker {
   // Serves `remote` at `ref` ("" for its HEAD) to FetchGit as commit
   // `commit` holding `files`; with keep_git_dir the checkout also has
   // .git/HEAD containing the commit. Other refs fail with kNotFound.
-  void AddGitRef(std::string remote, std::string ref, std::string commit, std::map<std::string, FakeFile> files);
+  void AddGitRef(std::string remote, std::string ref, std::string commit,
+                 std::map<std::string, FakeFile> files);
   // "url URL" or "git REMOTE#REF" per fetch so far, in call order.
   std::vector<std::string> fetches() const;
 
