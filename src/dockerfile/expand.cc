@@ -3,6 +3,7 @@
 #include "dockerfile/expand.h"
 
 #include <algorithm>
+#include <map>
 
 #include "base/strings.h"
 #include "dockerfile/parser_internal.h"
@@ -54,16 +55,20 @@ void Upsert(std::vector<KeyValue>* kvs, std::string key, std::string value) {
 }  // namespace
 
 std::optional<std::string> Scope::Lookup(std::string_view name) const {
-  if (const KeyValue* kv = FindKey(env, name)) return kv->value;
-  if (const KeyValue* kv = FindKey(args, name)) return kv->value;
+  if (const KeyValue* kv = FindKey(vars, name)) return kv->value;
   return std::nullopt;
 }
 
-void Scope::SetEnv(std::string key, std::string value) { Upsert(&env, std::move(key), std::move(value)); }
+void Scope::SetEnv(std::string key, std::string value) {
+  Upsert(&vars, key, value);
+  Upsert(&env, std::move(key), std::move(value));
+}
 
 void Scope::SetArg(std::string key, std::optional<std::string> value) {
   if (std::find(declared.begin(), declared.end(), key) == declared.end()) declared.push_back(key);
-  if (value) Upsert(&args, std::move(key), std::move(*value));
+  if (!value) return;
+  Upsert(&vars, key, *value);
+  Upsert(&args, std::move(key), std::move(*value));
 }
 
 Result<std::string> ExpandWord(std::string_view word, const Lookup& lookup, const ExpandOptions& opts) {
@@ -128,6 +133,37 @@ class Expander {
   ExpandOptions opts_;
 };
 
+// BuildKit's dispatchArg (and buildMetaArgs for the global ARGs): the names
+// of one ARG line in turn, each taking its --build-arg (from `opts`; its
+// default is then never expanded), else its default expanded against
+// `scope` as it stands (so `ARG A=1 B=$A` gives B=1), else the value of the
+// global ARG of that name (`global`, when in a stage). Declares each in
+// `scope`; `arg` keeps the defaults, expanded where they were used, for
+// history. `used` collects the --build-arg names consumed.
+Result<void> DeclareArgs(Instruction* arg, Scope* scope, const EvalOptions* opts, const Scope* global,
+                         std::vector<std::string>* used, std::vector<std::string>* unset_names) {
+  Expander ex(*arg, *scope, unset_names);
+  for (ArgDecl& d : arg->As<ArgArgs>().args) {
+    std::optional<std::string> value;
+    const std::string* given = nullptr;
+    if (opts) {
+      auto it = opts->build_args.find(d.name);
+      if (it != opts->build_args.end()) given = &it->second;
+    }
+    if (given) {
+      value = *given;
+      if (used && std::find(used->begin(), used->end(), d.name) == used->end()) used->push_back(d.name);
+    } else if (d.value) {
+      KILN_TRY(ex.InPlace(&*d.value));
+      value = d.value;
+    } else if (global) {
+      if (const KeyValue* g = FindKey(global->args, d.name)) value = g->value;
+    }
+    scope->SetArg(d.name, std::move(value));
+  }
+  return Ok();
+}
+
 }  // namespace
 
 Result<Instruction> Expand(const Instruction& in, const Scope& scope, std::vector<std::string>* unset_names) {
@@ -147,18 +183,16 @@ Result<Instruction> Expand(const Instruction& in, const Scope& scope, std::vecto
         KILN_TRY(ex.InPlace(&kv.value));
       }
       break;
-    case Kind::kArg:
-      for (auto& d : out.As<ArgArgs>().args) {
-        KILN_TRY(ex.InPlace(&d.name));
-        if (d.value) KILN_TRY(ex.InPlace(&*d.value));
-      }
+    case Kind::kArg: {
+      Scope running = scope;
+      KILN_TRY(DeclareArgs(&out, &running, nullptr, nullptr, nullptr, unset_names));
       break;
+    }
     case Kind::kAdd:
     case Kind::kCopy: {
       auto& a = out.As<CopyArgs>();
       for (auto& s : a.sources) KILN_TRY(ex.InPlace(&s));
       KILN_TRY(ex.InPlace(&a.dest));
-      KILN_TRY(ex.InPlace(&a.from));
       KILN_TRY(ex.InPlace(&a.chown));
       KILN_TRY(ex.InPlace(&a.chmod));
       KILN_TRY(ex.InPlace(&a.checksum));
@@ -206,13 +240,8 @@ Result<Scope> GlobalScope(const Dockerfile& df, const EvalOptions& opts) {
   Scope scope;
   for (auto& kv : PlatformArgs(opts)) scope.SetArg(kv.key, kv.value);
   for (const Instruction& ins : df.meta_args) {
-    KILN_TRY_ASSIGN(Instruction ex, Expand(ins, scope));
-    for (const ArgDecl& d : ex.As<ArgArgs>().args) {
-      std::optional<std::string> v = d.value;
-      auto it = opts.build_args.find(d.name);
-      if (it != opts.build_args.end()) v = it->second;
-      scope.SetArg(d.name, v);
-    }
+    Instruction declared = ins;
+    KILN_TRY(DeclareArgs(&declared, &scope, &opts, nullptr, nullptr, nullptr));
   }
   return scope;
 }
@@ -237,7 +266,11 @@ std::vector<std::string> UnusedBuildArgs(const Dockerfile& df, const EvalOptions
 }
 
 StageEvaluator::StageEvaluator(const Scope& global, const EvalOptions& opts, Scope start)
-    : global_(global), opts_(opts), scope_(std::move(start)) {}
+    : global_(global), opts_(opts), scope_(std::move(start)) {
+  // BuildKit starts every stage by writing its base config's env into the
+  // build state, over ARG values a parent stage left there.
+  for (const KeyValue& kv : scope_.env) Upsert(&scope_.vars, kv.key, kv.value);
+}
 
 Scope StageEvaluator::StartScope(const std::vector<std::string>& image_env) {
   Scope s;
@@ -249,36 +282,30 @@ Scope StageEvaluator::StartScope(const std::vector<std::string>& image_env) {
 }
 
 Result<Instruction> StageEvaluator::Step(const Instruction& in, std::vector<std::string>* unset_names) {
+  if (in.kind == Kind::kArg) {
+    Instruction out = in;
+    Scope next = scope_;
+    KILN_TRY(DeclareArgs(&out, &next, &opts_, &global_, &used_, unset_names));
+    scope_ = std::move(next);
+    return out;
+  }
   KILN_TRY_ASSIGN(Instruction out, Expand(in, scope_, unset_names));
   if (out.kind == Kind::kEnv) {
     for (const auto& kv : out.As<KeyValueArgs>().pairs) scope_.SetEnv(kv.key, kv.value);
-  } else if (out.kind == Kind::kArg) {
-    for (const ArgDecl& d : out.As<ArgArgs>().args) {
-      std::optional<std::string> v = d.value;
-      auto it = opts_.build_args.find(d.name);
-      if (it != opts_.build_args.end()) {
-        v = it->second;
-        if (std::find(used_.begin(), used_.end(), d.name) == used_.end()) used_.push_back(d.name);
-      } else if (!v) {
-        // `ARG NAME` without a default picks up the global value.
-        if (const KeyValue* g = FindKey(global_.args, d.name)) v = g->value;
-      }
-      scope_.SetArg(d.name, v);
-    }
   }
   return out;
 }
 
 std::vector<std::string> StageEvaluator::RunEnv() const {
   std::vector<std::string> env;
-  for (const auto& kv : scope_.env) env.push_back(kv.key + "=" + kv.value);
-  for (const auto& kv : scope_.args) {
+  // The config env's order first, then ARG values (the order is cosmetic).
+  for (const auto& kv : scope_.env) env.push_back(kv.key + "=" + *scope_.Lookup(kv.key));
+  for (const auto& kv : scope_.vars) {
     if (!FindKey(scope_.env, kv.key)) env.push_back(kv.key + "=" + kv.value);
   }
   for (const auto& name : ProxyArgNames()) {
     auto it = opts_.build_args.find(name);
-    if (it == opts_.build_args.end()) continue;
-    if (FindKey(scope_.env, name) || FindKey(scope_.args, name)) continue;
+    if (it == opts_.build_args.end() || FindKey(scope_.vars, name)) continue;
     env.push_back(name + "=" + it->second);
   }
   return env;

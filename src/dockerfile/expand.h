@@ -39,20 +39,26 @@ const std::vector<std::string>& ProxyArgNames();
 // BUILDARCH, BUILDVARIANT with their values for `opts`.
 std::vector<KeyValue> PlatformArgs(const EvalOptions& opts);
 
-// Variables visible at one point of a build. ENV always shadows an ARG of the
-// same name. Plain value; copy freely.
+// Variables visible at one point of a build, kept as BuildKit keeps them:
+// `vars` is the build state's environment, which ENV, ARG-with-a-value and
+// the base image's env all write to, the latest write of a name winning. So
+// ENV shadows an earlier ARG of the same name, and an ARG that gets a value
+// after an ENV shadows it (for expansion and RUN; the image config keeps the
+// ENV value). Plain value; copy freely.
 struct Scope {
   std::vector<KeyValue> env;   // image config env + ENV, in order, unique keys
   std::vector<KeyValue> args;  // ARGs that have a value, in declaration order
+  std::vector<KeyValue> vars;  // what expansion and RUN see, unique keys
   // Every ARG name declared so far (with or without value).
   std::vector<std::string> declared;
 
-  // ENV first, then ARGs; nullopt when unset.
+  // The value of `name` in `vars`; nullopt when unset.
   std::optional<std::string> Lookup(std::string_view name) const;
-  // Sets or replaces an ENV value, keeping the original position.
+  // Sets or replaces an ENV value (in `env` and `vars`), keeping the
+  // original position.
   void SetEnv(std::string key, std::string value);
-  // Declares ARG `key`; a value (if any) sets or replaces the ARG's value.
-  // `ARG K` without a value keeps an earlier value of K.
+  // Declares ARG `key`; a value (if any) sets or replaces the ARG's value
+  // (in `args` and `vars`). `ARG K` without a value changes no value.
   void SetArg(std::string key, std::optional<std::string> value);
 };
 
@@ -78,8 +84,11 @@ struct ExpandOptions {
 
 // Returns a copy of `in` with every field BuildKit expands expanded against
 // `scope` (see docs/formats/dockerfile-expansion.md): FROM image/--platform,
-// ENV/LABEL keys and values, ARG names and defaults, COPY/ADD sources, dest,
-// --from/--chown/--chmod/--checksum/--exclude and expandable heredoc bodies,
+// ENV/LABEL keys and values, ARG defaults (each against the scope plus the
+// ARGs before it on the line, as BuildKit's dispatchArg does; names are not
+// expanded), COPY/ADD sources, dest, --chown/--chmod/--checksum/--exclude
+// and expandable heredoc bodies (never --from: the parser rejects variables
+// there, as BuildKit does),
 // EXPOSE (split), VOLUME, USER, WORKDIR, STOPSIGNAL, RUN --mount values.
 // RUN/CMD/ENTRYPOINT/SHELL/HEALTHCHECK/ONBUILD/MAINTAINER are unchanged.
 // Errors are kSyntax at the instruction's location.
@@ -97,8 +106,10 @@ std::vector<std::string> UnusedBuildArgs(const Dockerfile& df, const EvalOptions
 
 // Walks one stage. Construct with the scope the stage starts from:
 // StartScope() for an image base, or the final scope() of the parent stage
-// for `FROM <stage>` (ARGs and ENV are inherited). Then call Step() for each
-// instruction after FROM, in order. Not thread-safe; one per stage.
+// for `FROM <stage>` (ARGs and ENV are inherited, and the parent's config env
+// is written over the inherited `vars` again, as BuildKit does when a stage
+// starts). Then call Step() for each instruction after FROM, in order. Not
+// thread-safe; one per stage.
 class StageEvaluator {
  public:
   // `global` and `opts` must outlive the evaluator.
@@ -109,7 +120,9 @@ class StageEvaluator {
   static Scope StartScope(const std::vector<std::string>& image_env);
 
   // Expands `in` against the current scope and applies its effect on the
-  // scope (ARG declares, ENV sets). Returns the expanded instruction.
+  // scope (ARG declares, ENV sets). Returns the expanded instruction. Each
+  // ARG name takes its --build-arg (its default is then not expanded at
+  // all), else its default, else the value of the global ARG of that name.
   // `unset_names`, if given, receives the unset variables the words used
   // (as for Expand()). kSyntax at the instruction on expansion errors; the
   // scope is unchanged then.
@@ -117,7 +130,8 @@ class StageEvaluator {
                                          std::vector<std::string>* unset_names = nullptr);
 
   const Scope& scope() const { return scope_; }
-  // Environment for a RUN: ENV, then ARG values not shadowed, then proxy
+  // Environment for a RUN: the scope's `vars` (config env names first, with
+  // the value an ARG may have overridden, then ARG-only names), then proxy
   // build args given on the command line; "KEY=VALUE".
   std::vector<std::string> RunEnv() const;
   // Build args consumed so far (names), for "unused build-arg" warnings.

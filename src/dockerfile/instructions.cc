@@ -9,6 +9,7 @@
 #include "base/strings.h"
 #include "dockerfile/parser.h"
 #include "dockerfile/parser_internal.h"
+#include "dockerfile/shell_internal.h"
 
 namespace kiln::dockerfile {
 
@@ -648,6 +649,16 @@ class InstructionParser {
     }
     if (node_.kind == Kind::kCopy) {
       a.from = flags_.Get("from");
+      // BuildKit resolves --from before any stage runs, so a variable there
+      // could only ever be unset: it refuses the word outright.
+      LexOptions plain;
+      plain.escape = node_.escape;
+      auto lexed = Lex(a.from, plain);
+      if (!lexed || lexed->word != a.from) {
+        return Fail(Error::Syntax(flags_.locs["from"],
+                                  "variable expansion is not supported for --from, define a new stage with "
+                                  "FROM using ARG from global scope as a workaround"));
+      }
       a.parents = flags_.Bool("parents");
     } else {
       a.checksum = flags_.Get("checksum");
