@@ -184,6 +184,35 @@ TEST(BuildkitCompatTest, BuildArgSkipsTheDefault) {
             "   | ^\n");
 }
 
+TEST(BuildkitCompatTest, KeywordCaseLegacyEnvAndArgOverBaseEnv) {
+  // BuildKit v0.8 (docker 20.10), --build-arg HTTP_PROXY=http://p:3128
+  // --build-arg NOTDECLARED=x: RUN printed "PATH=/argpath:/bin
+  // HTTP_PROXY=http://p:3128 NOTDECLARED=" (an ARG overrides the base image's
+  // PATH for RUN; proxy args need no ARG; others do); config Env and Labels
+  // exactly these.
+  EvalOptions opts;
+  opts.build_args = {{"HTTP_PROXY", "http://p:3128"}, {"NOTDECLARED", "x"}};
+  Observed o = Observe("misc", opts);
+  ASSERT_EQ(o.error, "");
+  EXPECT_EQ(o.labels, (Labels{{"a b", "c"},
+                              {"d", "e f"},
+                              {"g", "a\"b"},
+                              {"h", "${UNSET:-x}"},
+                              {"i", "two  words here"}}));
+  EXPECT_EQ(o.env, (Env{kPath, {"LEGACY", "two  words here"}, {"K1", "v1"}, {"K2", " and $K1"}}));
+  EXPECT_EQ(o.run_env, (std::vector<std::string>{"PATH=/argpath:/bin", "LEGACY=two  words here", "K1=v1",
+                                                 "K2= and $K1", "HTTP_PROXY=http://p:3128"}));
+}
+
+TEST(BuildkitCompatTest, KeyValueWordsSplitBeforeExpansion) {
+  // BuildKit v0.8 (docker 20.10): `Syntax error - can't find = in "*}". Must
+  // be of the form: name=value` (LABEL splits on the space inside ${W%% *}).
+  EXPECT_EQ(Observe("labelsplit").error,
+            "Dockerfile:3:1: Syntax error - can't find = in \"*}\". Must be of the form: name=value\n"
+            " 3 | LABEL i=${W%% *}\n"
+            "   | ^\n");
+}
+
 TEST(BuildkitCompatTest, ArgsInFromAndStageNames) {
   // BuildKit v0.8 (docker 20.10): built from 127.0.0.1:5000/busybox:latest;
   // `FROM ${UNSET:-base}` is the stage "Base"; labels tag=latest img=
