@@ -170,8 +170,8 @@ Result<CacheSpec> ParseCacheSpec(std::string_view text, CacheDirection direction
   return spec;
 }
 
-Result<std::vector<CacheRecord>> CollectCacheRecords(ImageStore& images, const std::vector<std::string>& keys,
-                                                     CacheMode mode, const StoredImage& image) {
+Result<std::vector<CacheRecord>> CollectCacheRecords(ImageStore& images, const BuildCacheKeys& keys, CacheMode mode,
+                                                     const StoredImage& image) {
   store::Store& st = images.store();
   std::set<Digest> image_chains;
   std::optional<Digest> parent;
@@ -179,10 +179,18 @@ Result<std::vector<CacheRecord>> CollectCacheRecords(ImageStore& images, const s
     parent = ChainId(parent, diff_id);
     image_chains.insert(*parent);
   }
+  const std::vector<std::string>* candidates = &keys.used;
+  std::set<std::string> used;
+  bool exact_min = mode == CacheMode::kMin && keys.final_image.has_value();
+  if (exact_min) {
+    used.insert(keys.used.begin(), keys.used.end());
+    candidates = &*keys.final_image;
+  }
   std::vector<CacheRecord> out;
   std::set<std::string> seen;
-  for (const auto& key : keys) {
+  for (const auto& key : *candidates) {
     if (!seen.insert(key).second) continue;
+    if (exact_min && !used.count(key)) continue;
     auto entry = st.GetCacheEntry(key);
     if (!entry) {
       if (entry.error().code() == ErrorCode::kNotFound) continue;
@@ -459,7 +467,9 @@ Result<void> ImportCaches(ImageStore& images, registry::Client* client, const st
 
 Result<StoredImage> ExportCaches(ImageStore& images, registry::Client* client, const std::vector<std::string>& specs,
                                  const StoredImage& image, const std::vector<std::string>& used_keys,
-                                 const std::vector<std::string>& tags) {
+                                 const std::vector<std::string>& tags,
+                                 const std::optional<std::vector<std::string>>& final_image_keys) {
+  const BuildCacheKeys keys{used_keys, final_image_keys};
   std::vector<CacheSpec> parsed;
   for (const auto& text : specs) {
     KILN_TRY_ASSIGN(CacheSpec spec, ParseCacheSpec(text, CacheDirection::kExport));
@@ -469,7 +479,7 @@ Result<StoredImage> ExportCaches(ImageStore& images, registry::Client* client, c
   for (size_t i = 0; i < parsed.size(); ++i) {
     const CacheSpec& spec = parsed[i];
     auto run = [&]() -> Result<void> {
-      KILN_TRY_ASSIGN(std::vector<CacheRecord> records, CollectCacheRecords(images, used_keys, spec.mode, image));
+      KILN_TRY_ASSIGN(std::vector<CacheRecord> records, CollectCacheRecords(images, keys, spec.mode, image));
       switch (spec.kind) {
         case CacheKind::kLocal:
           return ExportCacheToDir(images, records, spec.dir);

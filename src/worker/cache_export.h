@@ -76,12 +76,28 @@ struct CacheRecord {
   friend bool operator==(const CacheRecord&, const CacheRecord&) = default;
 };
 
-// The records of `keys` (as LocalWorker::used_cache_keys() lists them) from
-// the store's cache, in order, without duplicates. Keys whose entry,
-// snapshot or blob is gone are skipped. kMin keeps empty results and the
-// records whose layer is one of `image`'s layers.
-[[nodiscard]] Result<std::vector<CacheRecord>> CollectCacheRecords(ImageStore& images,
-                                                                   const std::vector<std::string>& keys,
+// The cache keys of a build's steps, which decide what each mode exports.
+struct BuildCacheKeys {
+  // Every key the worker stored or hit, in every stage, in order
+  // (LocalWorker::used_cache_keys()). Only these are ever exported, so steps
+  // that did not use the cache (--no-cache) are not.
+  std::vector<std::string> used;
+  // The keys of the steps whose results make up the final image, in build
+  // order: the target stage's filesystem steps, empty results included, and
+  // those of the stages it is built FROM; not the steps of stages it only
+  // copies from. std::nullopt when the caller cannot tell (see
+  // CollectCacheRecords).
+  std::optional<std::vector<std::string>> final_image = std::nullopt;
+};
+
+// The records to export from the store's cache, in order, without
+// duplicates; keys whose entry, snapshot or blob is gone are skipped.
+// kMax: every key in `keys.used`. kMin (BuildKit's mode=min): the keys in
+// both `keys.final_image` and `keys.used`, each of whose layer is one of
+// `image`'s (or empty). Without `final_image`, kMin approximates it by the
+// used keys whose layer is one of `image`'s layers plus every empty result,
+// which also exports another stage's empty steps.
+[[nodiscard]] Result<std::vector<CacheRecord>> CollectCacheRecords(ImageStore& images, const BuildCacheKeys& keys,
                                                                    CacheMode mode, const StoredImage& image);
 
 // The config blob's JSON, and back. Decode checks every field: kInvalid
@@ -139,11 +155,12 @@ struct CacheImportReport {
 [[nodiscard]] Result<void> ImportCaches(ImageStore& images, registry::Client* client,
                                         const std::vector<std::string>& specs, Diagnostics& diags);
 // Exports to every --cache-to value after `image` was committed under
-// `tags`. Returns the image, re-registered when a type=inline value added
-// the annotation (else `image` itself). Errors are wrapped with the value.
-[[nodiscard]] Result<StoredImage> ExportCaches(ImageStore& images, registry::Client* client,
-                                               const std::vector<std::string>& specs, const StoredImage& image,
-                                               const std::vector<std::string>& used_keys,
-                                               const std::vector<std::string>& tags);
+// `tags`; `used_keys` and `final_image_keys` are BuildCacheKeys' fields.
+// Returns the image, re-registered when a type=inline value added the
+// annotation (else `image` itself). Errors are wrapped with the value.
+[[nodiscard]] Result<StoredImage> ExportCaches(
+    ImageStore& images, registry::Client* client, const std::vector<std::string>& specs, const StoredImage& image,
+    const std::vector<std::string>& used_keys, const std::vector<std::string>& tags,
+    const std::optional<std::vector<std::string>>& final_image_keys = std::nullopt);
 
 }  // namespace kiln::worker

@@ -201,14 +201,14 @@ TEST_F(CacheExportTest, WorkerRecordsUsedKeys) {
 TEST_F(CacheExportTest, MinKeepsTheFinalImagesStepsAndMaxKeepsAll) {
   auto keys = a_->worker->used_cache_keys();
   keys.push_back(Key('9'));  // not in the store: skipped
-  auto min = CollectCacheRecords(*a_->images, keys, CacheMode::kMin, image_);
+  auto min = CollectCacheRecords(*a_->images, {keys}, CacheMode::kMin, image_);
   ASSERT_TRUE(min) << min.error().Render();
   ASSERT_EQ(min->size(), 2u);
   EXPECT_EQ((*min)[0], (CacheRecord{Key('2'), 4, false, top_.layer->diff_id, top_.layer->chain_id,
                                     base_.layer->chain_id, top_.layer->blob, std::string(image::kOciLayerGzip),
                                     top_.layer->blob_size}));
   EXPECT_EQ((*min)[1], (CacheRecord{Key('3'), 0, true, {}, {}, std::nullopt, {}, "", 0}));
-  auto max = CollectCacheRecords(*a_->images, keys, CacheMode::kMax, image_);
+  auto max = CollectCacheRecords(*a_->images, {keys}, CacheMode::kMax, image_);
   ASSERT_TRUE(max) << max.error().Render();
   ASSERT_EQ(max->size(), 3u);
   EXPECT_EQ((*max)[0].key, Key('1'));
@@ -216,10 +216,49 @@ TEST_F(CacheExportTest, MinKeepsTheFinalImagesStepsAndMaxKeepsAll) {
   EXPECT_EQ((*max)[1], (*min)[0]);
 }
 
+// Issue #7: with the final image's keys, mode=min is BuildKit's: the final
+// stage's steps, empty ones included, and not another stage's empty step
+// (which the layer-only approximation cannot tell apart).
+TEST_F(CacheExportTest, MinWithTheFinalImagesKeysLeavesOutOtherStagesEmptySteps) {
+  ASSERT_TRUE(a_->worker->CachePut(Key('4'), solver::Commit{std::nullopt, 0}));  // other stage: RUN true
+  // In the store from an earlier build, but this build did not use it.
+  ASSERT_TRUE(a_->store->PutCacheEntry(Key('5'), R"({"size":0,"empty":true})", {}));
+  BuildCacheKeys keys{a_->worker->used_cache_keys(), std::vector<std::string>{Key('2'), Key('3'), Key('5')}};
+  auto key_list = [](const std::vector<CacheRecord>& records) {
+    std::vector<std::string> out;
+    for (const auto& r : records) out.push_back(r.key);
+    return out;
+  };
+  auto min = CollectCacheRecords(*a_->images, keys, CacheMode::kMin, image_);
+  ASSERT_TRUE(min) << min.error().Render();
+  EXPECT_EQ(key_list(*min), (std::vector<std::string>{Key('2'), Key('3')}));
+  auto max = CollectCacheRecords(*a_->images, keys, CacheMode::kMax, image_);
+  ASSERT_TRUE(max) << max.error().Render();
+  EXPECT_EQ(key_list(*max), (std::vector<std::string>{Key('1'), Key('2'), Key('3'), Key('4')}));
+  keys.final_image.reset();
+  auto approx = CollectCacheRecords(*a_->images, keys, CacheMode::kMin, image_);
+  ASSERT_TRUE(approx) << approx.error().Render();
+  EXPECT_EQ(key_list(*approx), (std::vector<std::string>{Key('2'), Key('3'), Key('4')}));
+
+  // Through ExportCaches to a directory and into a fresh store.
+  std::string dir = a_->dir.path() + "/min-cache";
+  ASSERT_TRUE(ExportCaches(*a_->images, nullptr, {"type=local,dest=" + dir}, image_, a_->worker->used_cache_keys(),
+                           {}, std::vector<std::string>{Key('2'), Key('3')}));
+  auto report = ImportCacheFromDir(*b_->images, dir);
+  ASSERT_TRUE(report) << report.error().Render();
+  EXPECT_EQ(report->imported, 2);
+  ExpectCached(*b_, Key('2'), top_, "top", "top\n");
+  for (char other : {'1', '4'}) {
+    auto got = b_->worker->CacheGet(Key(other));
+    ASSERT_TRUE(got);
+    EXPECT_FALSE(got->has_value()) << "key " << Key(other) << " was exported";
+  }
+}
+
 TEST_F(CacheExportTest, ConfigRoundTripsAndHoldsOnlyRecordFields) {
   // A local entry with a field that must not leave the store.
   ASSERT_TRUE(a_->store->PutCacheEntry(Key('4'), R"({"size":1,"empty":true,"token":"hmac-sha256:00"})", {}));
-  auto records = CollectCacheRecords(*a_->images, {Key('2'), Key('4')}, CacheMode::kMax, image_);
+  auto records = CollectCacheRecords(*a_->images, {{Key('2'), Key('4')}}, CacheMode::kMax, image_);
   ASSERT_TRUE(records) << records.error().Render();
   std::string config = EncodeCacheConfig(*records);
   EXPECT_EQ(config.find("token"), std::string::npos);
@@ -261,7 +300,7 @@ TEST(CacheConfigTest, DecodeErrors) {
 
 TEST_F(CacheExportTest, LocalDirectoryRoundTripToAFreshStore) {
   std::string dir = a_->dir.path() + "/cache";
-  auto records = CollectCacheRecords(*a_->images, a_->worker->used_cache_keys(), CacheMode::kMax, image_);
+  auto records = CollectCacheRecords(*a_->images, {a_->worker->used_cache_keys()}, CacheMode::kMax, image_);
   ASSERT_TRUE(records) << records.error().Render();
   ASSERT_TRUE(ExportCacheToDir(*a_->images, *records, dir));
   // The layout: index.json -> manifest -> config + each layer blob once.
@@ -298,7 +337,7 @@ TEST_F(CacheExportTest, LocalDirectoryRoundTripToAFreshStore) {
 
 TEST_F(CacheExportTest, CorruptOrMissingLayerIsAnError) {
   std::string dir = a_->dir.path() + "/cache";
-  auto records = CollectCacheRecords(*a_->images, {Key('2')}, CacheMode::kMin, image_);
+  auto records = CollectCacheRecords(*a_->images, {{Key('2')}}, CacheMode::kMin, image_);
   ASSERT_TRUE(records) << records.error().Render();
   ASSERT_TRUE(ExportCacheToDir(*a_->images, *records, dir));
   std::string blob = dir + "/blobs/sha256/" + top_.layer->blob.hex();
@@ -378,7 +417,7 @@ TEST_F(CacheRegistryTest, InlineCacheTravelsWithThePushedImage) {
   ASSERT_TRUE(annotated) << annotated.error().Render();
   EXPECT_NE(annotated->record.manifest, image_.record.manifest);
   EXPECT_EQ(annotated->record.config, image_.record.config);  // same image ID
-  auto records = CollectCacheRecords(*a_->images, a_->worker->used_cache_keys(), CacheMode::kMin, image_);
+  auto records = CollectCacheRecords(*a_->images, {a_->worker->used_cache_keys()}, CacheMode::kMin, image_);
   ASSERT_TRUE(records);
   EXPECT_EQ(annotated->manifest.annotations.at(std::string(kInlineCacheAnnotation)), EncodeCacheConfig(*records));
   auto tagged = a_->images->Find(tag);
