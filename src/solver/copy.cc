@@ -307,10 +307,18 @@ Result<Digest> HashPath(int root_fd, const std::string& rel_in, const ExcludeFn&
 
 namespace {
 
+// Whether a destination directory may already hold entries: one this copy
+// has just made is empty, so its children need no check for something to
+// replace (a lookup through every layer of the overlay).
+enum class DestDir { kMayHaveEntries, kFresh };
+
 struct Copier {
   int dst_root;
   const CopyOptions& opt;
   std::map<std::pair<dev_t, ino_t>, std::string> links;  // source inode -> dest path
+  // copy_file_range failed once with "not supported here" (EXDEV between the
+  // context and an overlay mount): go straight to read/write.
+  bool no_copy_range = false;
 
   uid_t Uid(const struct stat& st) const {
     if (opt.uid) return *opt.uid;
@@ -340,13 +348,15 @@ struct Copier {
   }
 
   Result<void> CopyFileData(int src, int dst, const std::string& shown) {
-    for (;;) {
+    while (!no_copy_range) {
       ssize_t n = ::copy_file_range(src, nullptr, dst, nullptr, 1 << 30, 0);
       if (n == 0) return Ok();
       if (n > 0) continue;
       if (errno == EINTR) continue;
-      if (errno == EXDEV || errno == EINVAL || errno == ENOSYS || errno == EOPNOTSUPP) break;
-      return Fail(Error::Io(shown, errno, "copy"));
+      if (errno != EXDEV && errno != EINVAL && errno != ENOSYS && errno != EOPNOTSUPP)
+        return Fail(Error::Io(shown, errno, "copy"));
+      // The offsets stay where they are; read/write continues from there.
+      no_copy_range = true;
     }
     char* buf = ThreadBuffer();
     for (;;) {
@@ -360,12 +370,16 @@ struct Copier {
 
   // Copies entry `sname` of source dir `sdir` to `dname` in dest dir `ddir`.
   Result<void> Entry(int sdir, const std::string& sname, int ddir, const std::string& dname, const std::string& shown,
-                     bool follow_src, const std::string& src_rel) {
+                     bool follow_src, const std::string& src_rel, DestDir in = DestDir::kMayHaveEntries) {
+    bool may_exist = in == DestDir::kMayHaveEntries;
     struct stat st;
     if (::fstatat(sdir, sname.c_str(), &st, follow_src ? 0 : AT_SYMLINK_NOFOLLOW) != 0)
       return Fail(Error::Io(src_rel, errno, "stat"));
     if (S_ISDIR(st.st_mode)) {
-      KILN_TRY_ASSIGN(bool kept, ClearDest(ddir, dname, shown, true));
+      bool kept = false;
+      if (may_exist) {
+        KILN_TRY_ASSIGN(kept, ClearDest(ddir, dname, shown, true));
+      }
       if (!kept && ::mkdirat(ddir, dname.c_str(), 0700) != 0) return Fail(Error::Io(shown, errno, "mkdir"));
       int s = ::openat(sdir, sname.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC | (follow_src ? 0 : O_NOFOLLOW));
       if (s < 0) return Fail(Error::Io(src_rel, errno, "open"));
@@ -373,14 +387,14 @@ struct Copier {
       int d = ::openat(ddir, dname.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
       if (d < 0) return Fail(Error::Io(shown, errno, "open"));
       Fd dfd(d);
-      KILN_TRY(Contents(s, d, shown, src_rel));
+      KILN_TRY(Contents(s, d, shown, src_rel, kept ? DestDir::kMayHaveEntries : DestDir::kFresh));
       if (::fchown(d, Uid(st), Gid(st)) != 0) return Fail(Error::Io(shown, errno, "chown"));
       if (::fchmod(d, Mode(st)) != 0) return Fail(Error::Io(shown, errno, "chmod"));
       struct timespec times[2] = {st.st_atim, st.st_mtim};
       ::futimens(d, times);
       return Ok();
     }
-    KILN_TRY(ClearDest(ddir, dname, shown, false));
+    if (may_exist) KILN_TRY(ClearDest(ddir, dname, shown, false));
     if (S_ISREG(st.st_mode) && st.st_nlink > 1) {
       auto it = links.find({st.st_dev, st.st_ino});
       if (it != links.end()) {
@@ -425,12 +439,13 @@ struct Copier {
     return Ok();
   }
 
-  Result<void> Contents(int sdir, int ddir, const std::string& shown, const std::string& src_rel) {
+  Result<void> Contents(int sdir, int ddir, const std::string& shown, const std::string& src_rel,
+                        DestDir dest = DestDir::kMayHaveEntries) {
     KILN_TRY_ASSIGN(auto names, ListDirectory(sdir, src_rel));
     for (const auto& n : names) {
       std::string child_rel = JoinRel(src_rel, n);
       if (opt.excluded && opt.excluded(child_rel)) continue;
-      KILN_TRY(Entry(sdir, n, ddir, n, shown == "/" ? "/" + n : shown + "/" + n, false, child_rel));
+      KILN_TRY(Entry(sdir, n, ddir, n, shown == "/" ? "/" + n : shown + "/" + n, false, child_rel, dest));
     }
     return Ok();
   }

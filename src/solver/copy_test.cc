@@ -109,6 +109,29 @@ TEST_F(CopyTest, FileIntoDirectoryAndRename) {
   EXPECT_TRUE(PathExists(img_->path() + "/opt/f.txt"));
 }
 
+TEST_F(CopyTest, CopyIntoExistingTreeReplacesFilesAndKeepsOthers) {
+  Put(ctx_->path(), "src/a.txt", "new a");
+  Put(ctx_->path(), "src/sub/b.txt", "new b");
+  Put(ctx_->path(), "src/fresh/c.txt", "c");
+  Put(img_->path(), "dst/a.txt", "old a");
+  Put(img_->path(), "dst/sub/b.txt", "old b");
+  Put(img_->path(), "dst/sub/keep.txt", "kept");
+  ASSERT_EQ(::symlink("/nowhere", (img_->path() + "/dst/link").c_str()), 0);
+  Put(ctx_->path(), "src/link", "a file now");
+  auto r = CopyPath(ctx_fd_.get(), "src", img_fd_.get(), "/dst", DestKind::kAuto, {});
+  ASSERT_TRUE(r) << r.error().Render();
+  EXPECT_EQ(*ReadFile(img_->path() + "/dst/a.txt"), "new a");
+  EXPECT_EQ(*ReadFile(img_->path() + "/dst/sub/b.txt"), "new b");
+  EXPECT_EQ(*ReadFile(img_->path() + "/dst/sub/keep.txt"), "kept");
+  EXPECT_EQ(*ReadFile(img_->path() + "/dst/fresh/c.txt"), "c");
+  EXPECT_EQ(*ReadFile(img_->path() + "/dst/link"), "a file now");
+  // A file cannot replace a directory.
+  Put(ctx_->path(), "src2/sub", "file");
+  r = CopyPath(ctx_fd_.get(), "src2", img_fd_.get(), "/dst", DestKind::kAuto, {});
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().message(), "cannot replace directory /dst/sub with a non-directory");
+}
+
 TEST_F(CopyTest, SymlinksInContextAndImageStayInsideTheirRoots) {
   Put(host_->path(), "secret", "host data");
   // The context links to a host file by absolute path: resolved inside the
