@@ -1,6 +1,7 @@
 #include "base/fs.h"
 
 #include "base/digest.h"
+#include "base/strings.h"
 
 #include <dirent.h>
 #include <fcntl.h>
@@ -159,6 +160,11 @@ Result<std::vector<std::string>> ListDirectory(int dirfd, std::string_view shown
 bool PathExists(const std::string& path) {
   struct stat st;
   return ::lstat(path.c_str(), &st) == 0;
+}
+
+bool PathIsUnder(std::string_view path, std::string_view dir) {
+  if (dir == "/") return StartsWith(path, "/");
+  return StartsWith(path, dir) && (path.size() == dir.size() || path[dir.size()] == '/');
 }
 
 std::string JoinPath(std::string_view a, std::string_view b) {

@@ -67,6 +67,9 @@ std::string JoinPath(std::string_view a, std::string_view b);
 // "/.." -> "/"). An empty path cleans to ".".
 std::string CleanPath(std::string_view path);
 std::string Dirname(std::string_view path);
+// Whether cleaned path `path` is `dir` or lies below it, lexically:
+// "/a/b" is under "/a" and "/", "/ab" is not under "/a".
+bool PathIsUnder(std::string_view path, std::string_view dir);
 std::string Basename(std::string_view path);
 
 // A fresh directory under $TMPDIR (or /tmp) removed on destruction; for tests

@@ -26,6 +26,16 @@ TEST(FsTest, JoinDirnameBasename) {
   EXPECT_EQ(Basename("/a/b/"), "b");
 }
 
+TEST(FsTest, PathIsUnderComparesWholeComponents) {
+  EXPECT_TRUE(PathIsUnder("/a/b", "/a"));
+  EXPECT_TRUE(PathIsUnder("/a", "/a"));
+  EXPECT_TRUE(PathIsUnder("/a", "/"));
+  EXPECT_TRUE(PathIsUnder("/", "/"));
+  EXPECT_FALSE(PathIsUnder("/ab", "/a"));
+  EXPECT_FALSE(PathIsUnder("/a", "/a/b"));
+  EXPECT_FALSE(PathIsUnder("/b", "/a"));
+}
+
 TEST(FsTest, AtomicWriteReplacesAndLeavesNoTemp) {
   auto dir = TempDir::Create();
   ASSERT_TRUE(dir);

@@ -37,11 +37,6 @@ bool HasEnv(const std::vector<std::string>& env, std::string_view key) {
   return false;
 }
 
-bool IsUnder(std::string_view path, std::string_view dir) {
-  if (dir == "/") return true;
-  return path == dir || (StartsWith(path, dir) && path.size() > dir.size() && path[dir.size()] == '/');
-}
-
 // The first error-level message in runc's JSON log, or "".
 std::string RuncLogError(const std::string& log_path) {
   auto text = ReadFile(log_path);
@@ -219,7 +214,7 @@ Result<RunResult> RuncExecutor::RunStep(const RunSpec& spec, Step& step, MountPo
   for (auto& m : mounts) {
     std::string dest = CleanPath(m.destination);
     bool nested = false;
-    for (const auto& p : placed) nested = nested || IsUnder(dest, p);
+    for (const auto& p : placed) nested = nested || PathIsUnder(dest, p);
     if (!nested) {
       // A mount inside an earlier one (e.g. /dev/shm in /dev) lives on that
       // fresh filesystem; runc creates it there.

@@ -33,11 +33,6 @@ std::string Unescape(std::string_view s) {
   return out;
 }
 
-bool IsUnder(std::string_view path, std::string_view dir) {
-  if (dir == "/") return true;
-  return path == dir || (StartsWith(path, dir) && path.size() > dir.size() && path[dir.size()] == '/');
-}
-
 Result<void> MountOverlayLegacy(const std::vector<std::string>& lowerdirs,
                                 const std::string& upperdir, const std::string& workdir,
                                 const std::string& target) {
@@ -189,7 +184,7 @@ Result<std::vector<std::string>> MountsUnder(const std::string& dir) {
   std::vector<std::string> out;
   // mountinfo lists mounts in mount order; reverse gives children first.
   for (auto it = mounts.rbegin(); it != mounts.rend(); ++it)
-    if (IsUnder(it->mount_point, clean)) out.push_back(it->mount_point);
+    if (PathIsUnder(it->mount_point, clean)) out.push_back(it->mount_point);
   return out;
 }
 
