@@ -40,6 +40,9 @@ record() { printf '%s\t%s\n' "$1" "$2" >>"$res"; }
 
 # median NAME: the median wall time in seconds of series NAME.
 median() { python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["results"][0]["median"])' "$W/json/$1.json"; }
+# cpu NAME: the mean CPU time (user + sys, children included) in seconds of
+# series NAME; less disturbed by other load on the machine than wall time.
+cpu() { python3 -c 'import json,sys; r=json.load(open(sys.argv[1]))["results"][0]; print(r["user"] + r["system"])' "$W/json/$1.json"; }
 
 # series NAME RUNS WARMUP PREPARE CMD: one hyperfine series. CMD is run once
 # beforehand with its output kept in logs/NAME.log, so a failing build shows its
@@ -57,6 +60,7 @@ series() {
   [ -n "$prep" ] && args+=(--prepare "$prep")
   hyperfine "${args[@]}" "$cmd" >>"$W/logs/hyperfine.log" 2>&1 || { record "$name" FAIL; return 1; }
   record "$name" "$(median "$name")"
+  record "${name}_cpu" "$(cpu "$name")"
 }
 
 # --- fixtures ----------------------------------------------------------------
@@ -151,6 +155,9 @@ fi
 edit_file=src/d07/s03/f07342.txt
 if [[ " $targets " == *" copy "* ]]; then
   series tar_sha "$RUNS" 1 "" "tar -C $B -c . | sha256sum" || true
+  # Moved aside, not deleted: deleting 20,000 files just before a run slows
+  # ext4's inode allocation in the next one.
+  series cp_ref "$RUNS" 0 "mv $W/cp-ref $W/trash/\$(date +%s%N) 2>/dev/null; sync" "cp -a $B $W/cp-ref" || true
   series copy_cold "$RUNS" 0 "$(reset_cmd "$W/root-copy")" \
     "$(k "$W/root-copy") -t bench/copy -f $W/df/copy $B" || true
   series copy_warm "$RUNS" 1 "" "$(k "$W/root-copy") -t bench/copy -f $W/df/copy $B" || true

@@ -2,7 +2,8 @@
 """table.py RESULTS.TSV: prints bench/build's "target vs measured" markdown table.
 
 RESULTS.TSV has one "key<TAB>value" line per measurement written by run.sh
-(seconds for series medians, KiB for RSS, FAIL for a failed series).
+(seconds for series medians, NAME_cpu for a series' mean user + sys seconds,
+KiB for RSS, FAIL for a failed series).
 """
 import sys
 
@@ -30,12 +31,19 @@ def main():
         bad = [k for k in keys if num(k) is None]
         return ", ".join("%s=%s" % (k, vals.get(k, "not run")) for k in bad)
 
+    def cpu(key):
+        c = num(key + "_cpu")
+        return "" if c is None else "CPU %.2f s" % c
+
+    def paren(text):
+        return " (%s)" % text if text else ""
+
     if "noop" in vals:
         t = num("noop")
         if t is None:
             row("no-op rebuild, 30 instructions", "<= 50 ms", "FAIL", False)
         else:
-            row("no-op rebuild, 30 instructions", "<= 50 ms", "%.1f ms" % (t * 1e3), t <= 0.050)
+            row("no-op rebuild, 30 instructions", "<= 50 ms", "%.1f ms" % (t * 1e3), t <= 0.050, cpu("noop"))
     if "run5" in vals or "runc_bare" in vals:
         if missing("run5", "run0", "runc_bare"):
             row("RUN true vs bare runc run", "<= 1.5x", "FAIL (%s)" % missing("run5", "run0", "runc_bare"), False)
@@ -50,15 +58,20 @@ def main():
             row("COPY . 300 MiB cold vs tar \\| sha256sum", "<= 2x", "FAIL (%s)" % missing("copy_cold", "tar_sha"), False)
         else:
             r = num("copy_cold") / num("tar_sha")
-            row("COPY . 300 MiB cold vs tar \\| sha256sum", "<= 2x", "%.2fx" % r, r <= 2,
-                "kiln %.2f s, tar \\| sha256sum %.2f s" % (num("copy_cold"), num("tar_sha")))
+            note = "kiln %.2f s%s, tar \\| sha256sum %.2f s%s" % (
+                num("copy_cold"), paren(cpu("copy_cold")), num("tar_sha"), paren(cpu("tar_sha")))
+            if num("copy_cold_cpu") is not None and num("tar_sha_cpu"):
+                note += "; CPU ratio %.2fx" % (num("copy_cold_cpu") / num("tar_sha_cpu"))
+            if num("cp_ref") is not None:
+                note += "; cp -a of the context %.2f s%s" % (num("cp_ref"), paren(cpu("cp_ref")))
+            row("COPY . 300 MiB cold vs tar \\| sha256sum", "<= 2x", "%.2fx" % r, r <= 2, note)
     if "copy_warm" in vals:
         t = num("copy_warm")
-        row("COPY . 300 MiB, unchanged rebuild", "(none)", "FAIL" if t is None else "%.3f s" % t, None)
+        row("COPY . 300 MiB, unchanged rebuild", "(none)", "FAIL" if t is None else "%.3f s" % t, None, cpu("copy_warm"))
     if "copy_edit" in vals:
         t = num("copy_edit")
         row("COPY . 300 MiB, one small file changed", "<= 0.5 s", "FAIL" if t is None else "%.3f s" % t,
-            t is not None and t <= 0.5)
+            t is not None and t <= 0.5, cpu("copy_edit"))
     if "par3" in vals:
         stage = num("stage_cpu")
         if missing("par3", "stage_cpu"):
