@@ -1279,6 +1279,35 @@ TEST_F(NamedContextTest, RunMountFromANamedContextBindsItsDirectory) {
   EXPECT_EQ(ran[0].binds[0].target, "/in");
 }
 
+// BuildKit: a named context replaces the stage of the same name, whose
+// instructions then do not run.
+TEST_F(NamedContextTest, ReplacesTheStageOfThatName) {
+  PutNamed("a", "from-context");
+  BuildResult r = MustBuild(R"(FROM busybox AS docs
+RUN never
+FROM docs AS child
+RUN child
+FROM busybox
+COPY --from=docs a /a
+COPY --from=child a /b
+)");
+  EXPECT_EQ(worker_.argvs_ran(), (std::vector<std::string>{"/bin/sh -c child"}));
+  EXPECT_EQ(Read(r, "/a"), "from-context");
+  EXPECT_EQ(Read(r, "/b"), "from-context");
+}
+
+TEST_F(BuilderTest, DockerImageContextReplacesTheStageOfThatName) {
+  image::ImageConfig cfg;
+  cfg.config.env = {"FROM_TOOLS=1"};
+  ASSERT_TRUE(worker_.AddImage("example.com/tools:2", cfg, {{"/tool", FakeFile{"T"}}}));
+  options_.named_contexts["base"] = "docker-image://example.com/tools:2";
+  BuildResult r = MustBuild("FROM busybox AS base\nRUN never\nFROM base\nRUN after\n");
+  EXPECT_EQ(worker_.argvs_ran(), (std::vector<std::string>{"/bin/sh -c after"}));
+  EXPECT_EQ(Read(r, "/tool"), "T");
+  EXPECT_EQ(r.image.config.config.env,
+            (std::vector<std::string>{std::string("PATH=") + kDefaultPath, "FROM_TOOLS=1"}));
+}
+
 TEST_F(NamedContextTest, MissingDirectoryIsNotFound) {
   options_.named_contexts["docs"] = ctx_->path() + "/nope";
   auto r = Build("FROM busybox\nCOPY --from=docs a /a\n");

@@ -204,7 +204,10 @@ class StageBuilder {
                               const MakeFn& make, bool* empty_layer);
 
   Result<ImageState> ResolveSource(const std::string& from, const SourceLoc& loc, std::string* key, int step = 0);
-  // The --build-context NAME=DIR called `name`, unless a stage has that name.
+  // `from` as a --build-context name or an image reference, never a stage.
+  Result<ImageState> ResolveNamed(const std::string& from, const SourceLoc& loc, std::string* key, int step);
+  // The --build-context NAME=DIR called `name` (it wins over a stage of
+  // that name, as in BuildKit).
   const LocalContext* FindLocalContext(const std::string& name) const;
   // `FROM name` of a --build-context directory: a one-layer image of its
   // files (without those its .dockerignore excludes), cached by content.
@@ -287,6 +290,11 @@ Result<ImageState> StageBuilder::ResolveSource(const std::string& from, const So
     *key = r.cache_key;
     return r.image;
   }
+  return ResolveNamed(from, loc, key, step);
+}
+
+Result<ImageState> StageBuilder::ResolveNamed(const std::string& from, const SourceLoc& loc, std::string* key,
+                                              int step) {
   if (const LocalContext* local = FindLocalContext(from)) return ImageFromContext(from, *local, key);
   auto named = shared_.options.named_contexts.find(from);
   std::string ref_text = from;
@@ -313,7 +321,7 @@ Result<ImageState> StageBuilder::ResolveSource(const std::string& from, const So
 }
 
 const LocalContext* StageBuilder::FindLocalContext(const std::string& name) const {
-  if (name.empty() || df::FindStage(shared_.dockerfile, name)) return nullptr;
+  if (name.empty()) return nullptr;
   auto it = shared_.local_contexts.find(name);
   return it == shared_.local_contexts.end() ? nullptr : &it->second;
 }
@@ -407,6 +415,24 @@ Result<StageResult> StageBuilder::Run() {
   no_cache_ = shared_.options.no_cache ||
               std::find(shared_.options.no_cache_filter.begin(), shared_.options.no_cache_filter.end(),
                         df_stage_.name) != shared_.options.no_cache_filter.end();
+
+  // BuildKit replaces a stage with the --build-context of the same name:
+  // its instructions do not run.
+  if (!df_stage_.name.empty() && shared_.options.named_contexts.contains(df_stage_.name)) {
+    int step = NextStep(shared_);
+    std::string name = fmt::format("[{}] FROM {}", label_.empty() ? df_stage_.name : label_,
+                                   shared_.options.named_contexts.at(df_stage_.name));
+    Emit(shared_, ProgressEvent::Kind::kStepStarted, step, name);
+    std::string key;
+    auto replaced = ResolveNamed(df_stage_.name, df_stage_.from.loc, &key, step);
+    if (!replaced) {
+      Emit(shared_, ProgressEvent::Kind::kStepFailed, step, name, replaced.error().message());
+      return Fail(std::move(replaced).error());
+    }
+    Emit(shared_, ProgressEvent::Kind::kStepDone, step, name);
+    df::Scope scope = df::StageEvaluator::StartScope(replaced->config.config.env);
+    return StageResult{std::move(*replaced), std::move(scope), key};
+  }
 
   // FROM.
   df::Scope start;
