@@ -114,12 +114,13 @@ class Expander {
     if (!r) return Fail(Error::Syntax(in_.loc, r.error().message()));
     return r;
   }
-  // Heredoc bodies keep their quotes and escapes: only variables expand.
+  // Heredoc bodies (BuildKit's ExpandRaw): quotes are plain text, so
+  // variables expand even inside '...'; backslash escapes apply whatever
+  // the escape directive says (`\$x` gives `$x`, `\n` gives `n`).
   Result<std::string> Body(const std::string& w) const {
     internal::LexOptions lo;
-    lo.escape = opts_.escape;
-    lo.raw_quotes = true;
-    lo.raw_escapes = true;
+    lo.escape = '\\';
+    lo.skip_quotes = true;
     lo.lookup = &lookup_;
     lo.unset_names = opts_.unset_names;
     auto r = internal::Lex(w, lo);

@@ -263,13 +263,15 @@ TEST(DockerfileExpandTest, PlatformArgs) {
             "  4:1 COPY [\"arm-v7\" \"linux/arm/v7\"] -> \"linux\"\n");
 }
 
+// Heredoc bodies expand as BuildKit's ExpandRaw does (moby/buildkit#2442):
+// quotes stay and do not stop expansion, backslash escapes are applied.
 TEST(DockerfileExpandTest, MountsAndHeredocs) {
   EvalOptions opts;
   EXPECT_EQ(Eval("FROM x\n"
                  "ARG CACHE=/root/.cache FOO=bar\n"
                  "RUN --mount=type=cache,target=$CACHE,id=${CACHE}-x --mount=type=secret,id=$FOO make $CACHE\n"
                  "COPY <<EOT /script.sh\n"
-                 "echo \"hello ${FOO}\" 'x' \\$y\n"
+                 "echo \"hello ${FOO}\" '$FOO' \\$y\n"
                  "EOT\n"
                  "COPY <<'EOT' /b\n"
                  "$FOO\n"
@@ -282,7 +284,7 @@ TEST(DockerfileExpandTest, MountsAndHeredocs) {
             "  2:1 ARG \"CACHE\"=\"/root/.cache\" \"FOO\"=\"bar\"\n"
             "  3:1 RUN shell[\"make $CACHE\"] mount={cache target=\"/root/.cache\" id=\"/root/.cache-x\" rw "
             "sharing=shared} mount={secret target=\"/run/secrets/bar\" id=\"bar\" ro}\n"
-            "  4:1-6 COPY [\"<<EOT\"] -> \"/script.sh\" heredoc=\"EOT\":\"echo \\\"hello bar\\\" 'x' \\\\$y\\n\"\n"
+            "  4:1-6 COPY [\"<<EOT\"] -> \"/script.sh\" heredoc=\"EOT\":\"echo \\\"hello bar\\\" 'bar' $y\\n\"\n"
             "  7:1-9 COPY [\"<<EOT\"] -> \"/b\" heredoc=\"EOT\",noexpand:\"$FOO\\n\"\n"
             "  10:1-12 RUN shell[\"<<EOF\"] heredoc=\"EOF\":\"echo $FOO\\n\"\n");
 }

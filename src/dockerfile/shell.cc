@@ -79,7 +79,7 @@ class ShellWord {
         Next();
         return result;
       }
-      if (ch == '\'' || ch == '"' || ch == '$') {
+      if (ch == '$' || (!opts_.skip_quotes && (ch == '\'' || ch == '"'))) {
         Str tmp = ch == '\'' ? ProcessSingleQuote() : ch == '"' ? ProcessDoubleQuote() : ProcessDollar();
         if (!tmp) return tmp;
         result += *tmp;

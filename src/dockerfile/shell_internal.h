@@ -18,6 +18,7 @@ struct LexOptions {
   char escape = '\\';
   bool raw_quotes = false;   // keep quote characters in the output
   bool raw_escapes = false;  // keep escape characters in the output
+  bool skip_quotes = false;  // quotes are plain characters (BuildKit's SkipProcessQuotes)
   const Lookup* lookup = nullptr;  // null: every variable is unset
   std::vector<std::string>* unset_names = nullptr;
 };
