@@ -48,8 +48,9 @@ struct ClientOptions {
   // Blobs transferred at once.
   int parallel_blobs = 4;
   // Push: blobs up to this size go in one PUT; larger ones in PATCH chunks
-  // of this size.
-  uint64_t chunk_size = 32 << 20;
+  // of this size. Bodies stream from the BlobSource either way; a failed
+  // upload restarts the blob (up to `max_attempts`).
+  uint64_t chunk_size = 1ull << 30;
   std::string user_agent = "kiln/0.1";
 };
 
@@ -120,6 +121,9 @@ class Client {
                          BlobTarget& target, std::string* keep);
   Result<void> PushBlob(Session& s, const std::string& repo, const image::Descriptor& d,
                         const std::vector<std::string>& mount_from, BlobSource& source);
+  // One upload of `d` into `location` (a new upload when empty).
+  Result<void> UploadBlob(Session& s, const std::string& repo, const image::Descriptor& d,
+                          BlobSource& source, std::string location);
 
   HttpClient& http_;
   const CredentialSource& creds_;

@@ -10,6 +10,7 @@
 #include "base/fs.h"
 #include "base/strings.h"
 #include "image/codec.h"
+#include "registry/testing/cutting_proxy.h"
 #include "registry/testing/image_builder.h"
 #include "registry/testing/registry_server.h"
 
@@ -22,6 +23,8 @@ namespace kiln::registry {
 namespace {
 
 using testing::BuildImage;
+using testing::CuttingProxy;
+using testing::CuttingProxyOptions;
 using testing::RegistryServer;
 using testing::TestImage;
 
@@ -192,6 +195,120 @@ TEST_F(RegistryClientTest, ChunkedUploadOfLargeBlob) {
   auto pulled = MakeClient().Pull(Ref(Name("chunked/img:1")), HostPlatform(), dst);
   ASSERT_TRUE(pulled) << pulled.error().Render();
   EXPECT_EQ(*dst.Get(img.layer_digests[0]), *src.Get(img.layer_digests[0]));
+}
+
+// 3 MiB that gzip could not shrink (a layer large enough to be cut), one
+// sequence per `seed` (tests share the registry).
+std::string NoiseBytes(uint64_t seed) {
+  std::string out(3 << 20, '\0');
+  uint64_t x = 0x9E3779B97F4A7C15ull + seed;
+  for (char& c : out) {
+    x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+    c = static_cast<char>(x);
+  }
+  return out;
+}
+
+int ServerPort(const std::string& address) { return std::stoi(address.substr(address.rfind(':') + 1)); }
+
+// The connection drops 1 MiB into the 3 MiB layer: the client resumes with a
+// Range request on a new connection and the blob arrives whole.
+TEST_F(RegistryClientTest, PullResumesWhenTheConnectionDropsMidBlob) {
+  MemoryBlobStore src;
+  TestImage img = BuildImage(src, {NoiseBytes(1)});
+  ASSERT_TRUE(MakeClient().Push(Ref(Name("cut/pull:1")), img.push, src));
+  auto proxy = CuttingProxy::Start({ServerPort(server_->address()), CuttingProxyOptions::Direction::kToClient,
+                                    1 << 20, 1});
+  ASSERT_TRUE(proxy) << proxy.error().Render();
+  recorder_.TakeLog();
+  ClientOptions o;
+  o.sleep = [](std::chrono::milliseconds) {};
+  MemoryBlobStore dst;
+  auto pulled = MakeClient(o).Pull(Ref((*proxy)->address() + "/cut/pull:1"), HostPlatform(), dst);
+  ASSERT_TRUE(pulled) << pulled.error().Render();
+  EXPECT_EQ((*proxy)->cut(), 1);
+  EXPECT_EQ(Count(recorder_.TakeLog(), "GET /v2/cut/pull/blobs/" + img.layer_digests[0].str()), 2);
+  EXPECT_EQ(*dst.Get(img.layer_digests[0]), *src.Get(img.layer_digests[0]));
+}
+
+// The connection drops 1 MiB into the layer's upload: what the registry got
+// of it is unknown, so the blob restarts in a new upload and the registry
+// ends up with the right bytes.
+TEST_F(RegistryClientTest, PushRestartsTheBlobWhenTheConnectionDropsMidUpload) {
+  MemoryBlobStore src;
+  TestImage img = BuildImage(src, {NoiseBytes(2)});
+  auto proxy = CuttingProxy::Start({ServerPort(server_->address()), CuttingProxyOptions::Direction::kToServer,
+                                    1 << 20, 1});
+  ASSERT_TRUE(proxy) << proxy.error().Render();
+  recorder_.TakeLog();
+  ClientOptions o;
+  o.sleep = [](std::chrono::milliseconds) {};
+  o.parallel_blobs = 1;
+  auto pushed = MakeClient(o).Push(Ref((*proxy)->address() + "/cut/push:1"), img.push, src);
+  ASSERT_TRUE(pushed) << pushed.error().Render();
+  EXPECT_EQ((*proxy)->cut(), 1);
+  auto log = recorder_.TakeLog();
+  EXPECT_EQ(Count(log, "POST /v2/cut/push/blobs/uploads/"), 3);  // config once, layer twice
+  EXPECT_EQ(Count(log, "PUT /v2/cut/push/blobs/uploads/"), 3);
+  MemoryBlobStore dst;
+  auto pulled = MakeClient().Pull(Ref(Name("cut/push:1")), HostPlatform(), dst);
+  ASSERT_TRUE(pulled) << pulled.error().Render();
+  EXPECT_EQ(*dst.Get(img.layer_digests[0]), *src.Get(img.layer_digests[0]));
+}
+
+// A source whose bytes do not match the digest fails before the registry
+// has the whole blob, so nothing is stored under that digest.
+TEST_F(RegistryClientTest, PushOfACorruptSourceBlobStoresNothing) {
+  MemoryBlobStore src;
+  TestImage img = BuildImage(src, {NoiseBytes(3)});
+  std::string bytes = *src.Get(img.layer_digests[0]);
+  bytes[bytes.size() - 10] ^= 1;
+  // A source that serves the corrupt bytes under the layer's digest and
+  // checks them at the end, as the store's reader does.
+  class CorruptSource : public BlobSource {
+   public:
+    CorruptSource(MemoryBlobStore& real, Digest layer, std::string bytes)
+        : real_(real), layer_(layer), bytes_(std::move(bytes)) {}
+    Result<std::unique_ptr<BlobReader>> Open(const Digest& d) override {
+      if (d != layer_) return real_.Open(d);
+      return std::unique_ptr<BlobReader>(std::make_unique<Reader>(layer_, bytes_));
+    }
+
+   private:
+    class Reader : public BlobReader {
+     public:
+      Reader(Digest d, const std::string& b) : digest_(d), bytes_(b) {}
+      Result<std::string> Read(size_t max) override {
+        std::string out = bytes_.substr(pos_, max);
+        pos_ += out.size();
+        if (out.empty() && Digest::Of(bytes_) != digest_)
+          return Fail(Error(ErrorCode::kDigestMismatch, "corrupt blob"));
+        return out;
+      }
+      uint64_t size() const override { return bytes_.size(); }
+
+     private:
+      Digest digest_;
+      const std::string& bytes_;
+      size_t pos_ = 0;
+    };
+    MemoryBlobStore& real_;
+    Digest layer_;
+    std::string bytes_;
+  };
+  CorruptSource source(src, img.layer_digests[0], bytes);
+  ClientOptions o;
+  o.parallel_blobs = 1;  // the config first, then the layer
+  auto pushed = MakeClient(o).Push(Ref(Name("corrupt/push:1")), img.push, source);
+  ASSERT_FALSE(pushed);
+  EXPECT_EQ(pushed.error().code(), ErrorCode::kDigestMismatch);
+  EXPECT_EQ(pushed.error().Render(), "corrupt blob\nwhile pushing blob " + img.layer_digests[0].str() +
+                                         "\nwhile pushing " + Name("corrupt/push:1") + "\n");
+  std::string hex = img.layer_digests[0].hex();
+  EXPECT_FALSE(PathExists(server_->storage_dir() + "/docker/registry/v2/blobs/sha256/" + hex.substr(0, 2) + "/" +
+                          hex + "/data"));
+  EXPECT_TRUE(PathExists(server_->storage_dir() + "/docker/registry/v2/blobs/sha256/" +
+                         img.config_digest.hex().substr(0, 2) + "/" + img.config_digest.hex() + "/data"));
 }
 
 TEST_F(RegistryClientTest, CrossRepositoryMount) {

@@ -22,6 +22,9 @@ std::optional<std::string> HttpResponse::Header(std::string_view name) const {
 namespace {
 
 constexpr const char* kSystemCaBundle = "/etc/ssl/certs/ca-certificates.crt";
+// libcurl's largest upload buffer (its default is 64 KiB): fewer read
+// callbacks and larger send calls for streamed blobs.
+constexpr long kUploadBuffer = 2 << 20;
 
 // One easy handle per thread, reset before each use, so connections are
 // reused across requests of a thread without any locking.
@@ -39,6 +42,7 @@ struct EasyHandle {
 
 struct Transfer {
   const BodySink* sink = nullptr;
+  const HttpRequest* request = nullptr;  // for a streamed body
   size_t max_buffered = 0;
   HttpResponse response;
   int header_status = 0;
@@ -82,6 +86,16 @@ size_t OnBody(char* data, size_t size, size_t n, void* user) {
   return chunk.size();
 }
 
+size_t OnRead(char* data, size_t size, size_t n, void* user) {
+  auto* t = static_cast<Transfer*>(user);
+  auto r = t->request->body_source(std::span<char>(data, size * n));
+  if (!r) {
+    t->error = std::move(r).error();
+    return CURL_READFUNC_ABORT;
+  }
+  return *r;
+}
+
 class CurlHttpClient : public HttpClient {
  public:
   explicit CurlHttpClient(HttpOptions options) : options_(options) {}
@@ -120,6 +134,14 @@ class CurlHttpClient : public HttpClient {
       curl_easy_setopt(c, CURLOPT_NOBODY, 1L);
     } else if (req.method == "GET") {
       curl_easy_setopt(c, CURLOPT_HTTPGET, 1L);
+    } else if (req.body_source) {
+      t.request = &req;
+      curl_easy_setopt(c, CURLOPT_UPLOAD, 1L);
+      curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, req.method.c_str());
+      curl_easy_setopt(c, CURLOPT_READFUNCTION, &OnRead);
+      curl_easy_setopt(c, CURLOPT_READDATA, &t);
+      curl_easy_setopt(c, CURLOPT_INFILESIZE_LARGE, static_cast<curl_off_t>(req.body_size));
+      curl_easy_setopt(c, CURLOPT_UPLOAD_BUFFERSIZE, kUploadBuffer);
     } else {
       curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, req.method.c_str());
       curl_easy_setopt(c, CURLOPT_POSTFIELDS, req.body.data());

@@ -8,6 +8,7 @@
 #include <functional>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -35,6 +36,13 @@ struct HttpRequest {
   HttpHeaders headers;
   // Request body for PUT/POST/PATCH; sent with Content-Length.
   std::string body;
+  // Instead of `body`, a streamed body of exactly `body_size` bytes: Send
+  // calls `body_source` to fill the buffer it passes, and the source returns
+  // how many bytes it wrote (more than 0 until `body_size` bytes were
+  // given). Its error aborts the request and is what Send returns. A source
+  // is consumed by one Send.
+  std::function<Result<size_t>(std::span<char>)> body_source;
+  uint64_t body_size = 0;
   enum class Redirects { kFollow, kDontFollow };
   Redirects redirects = Redirects::kFollow;
   TlsConfig tls;

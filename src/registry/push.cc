@@ -2,6 +2,9 @@
 // manifest.
 
 #include <algorithm>
+#include <cstring>
+#include <memory>
+#include <span>
 
 #include "base/strings.h"
 #include "image/codec.h"
@@ -17,15 +20,55 @@ std::string WithQuery(const std::string& url, std::string_view query) {
   return url + (url.find('?') == std::string::npos ? "?" : "&") + std::string(query);
 }
 
-Result<std::string> ReadUpTo(BlobReader& reader, uint64_t n) {
-  std::string out;
-  while (out.size() < n) {
-    KILN_TRY_ASSIGN(std::string part, reader.Read(std::min<uint64_t>(n - out.size(), 4 << 20)));
-    if (part.empty()) break;
-    out += part;
+// Serves a blob's bytes to streamed request bodies, in order, and checks
+// that the source ends exactly at the descriptor's size before the last
+// bytes leave (a store reader verifies the digest on that final read), so a
+// registry never receives a wrong blob in full.
+class BlobStream {
+ public:
+  BlobStream(BlobReader& reader, const Digest& digest, uint64_t size)
+      : reader_(reader), digest_(digest), size_(size) {}
+
+  // Copies up to `out.size()` next bytes into `out`.
+  Result<size_t> Read(std::span<char> out) {
+    if (pos_ == pending_.size()) {
+      if (read_ == size_) return size_t{0};
+      KILN_TRY_ASSIGN(pending_, reader_.Read(std::min<uint64_t>(size_ - read_, kReadSize)));
+      pos_ = 0;
+      if (pending_.empty())
+        return Fail(Error::Invalid(fmt::format("blob {} ended after {} of {} bytes", digest_.str(), read_, size_)));
+      read_ += pending_.size();
+      if (read_ == size_) {
+        KILN_TRY_ASSIGN(std::string more, reader_.Read(1));
+        if (!more.empty())
+          return Fail(Error::Invalid(fmt::format("blob {} is longer than {} bytes", digest_.str(), size_)));
+      }
+    }
+    size_t n = std::min(out.size(), pending_.size() - pos_);
+    std::memcpy(out.data(), pending_.data() + pos_, n);
+    pos_ += n;
+    return n;
   }
-  return out;
-}
+
+  // A body source for the next `n` bytes.
+  std::function<Result<size_t>(std::span<char>)> Next(uint64_t n) {
+    auto left = std::make_shared<uint64_t>(n);
+    return [this, left](std::span<char> out) -> Result<size_t> {
+      KILN_TRY_ASSIGN(size_t got, Read(out.first(std::min<uint64_t>(out.size(), *left))));
+      *left -= got;
+      return got;
+    };
+  }
+
+ private:
+  static constexpr uint64_t kReadSize = 1 << 20;
+  BlobReader& reader_;
+  Digest digest_;
+  uint64_t size_;
+  uint64_t read_ = 0;  // bytes taken from `reader_`
+  std::string pending_;
+  size_t pos_ = 0;  // bytes of `pending_` already served
+};
 
 }  // namespace
 
@@ -61,6 +104,30 @@ Result<void> Client::PushBlob(Session& s, const std::string& repo, const image::
       break;
     }
   }
+  // 3. Upload. A streamed body cannot be resent, and bytes a failed request
+  // left in an upload are unknown, so a failure the server or network may
+  // not repeat restarts the blob in a new upload. So does one 401: a token
+  // that expired during a long upload is renewed by the new upload's POST.
+  bool renewed = false;
+  for (int attempt = 1;; ++attempt) {
+    auto r = UploadBlob(s, repo, d, source, location);
+    if (r) return r;
+    ErrorCode code = r.error().code();
+    if (code == ErrorCode::kAuth && !renewed) {
+      renewed = true;
+      --attempt;
+    } else if (code != ErrorCode::kNetwork || attempt >= options_.max_attempts) {
+      return r;
+    } else {
+      options_.sleep(s.Backoff(attempt, nullptr));
+    }
+    location.clear();
+  }
+}
+
+Result<void> Client::UploadBlob(Session& s, const std::string& repo, const image::Descriptor& d,
+                                BlobSource& source, std::string location) {
+  const Endpoint& ep = s.endpoint();
   if (location.empty()) {
     KILN_TRY_ASSIGN(HttpResponse start, s.Do([&] {
       HttpRequest r;
@@ -75,43 +142,51 @@ Result<void> Client::PushBlob(Session& s, const std::string& repo, const image::
     location = s.ResolveLocation(*loc);
   }
 
-  // 3. Send the bytes: one PUT for small blobs, PATCH chunks for large ones.
+  // Bytes stream from the source: one PUT for blobs up to chunk_size, PATCH
+  // chunks of chunk_size then an empty PUT for larger ones.
   KILN_TRY_ASSIGN(auto reader, source.Open(d.digest));
   uint64_t size = static_cast<uint64_t>(d.size);
   if (reader->size() != size)
     return Fail(Error::Invalid(fmt::format("source blob is {} bytes, descriptor says {}",
                                            reader->size(), size)));
-  std::string final_body;
-  if (size <= options_.chunk_size) {
-    KILN_TRY_ASSIGN(final_body, ReadUpTo(*reader, size));
-  } else {
-    for (uint64_t offset = 0; offset < size;) {
-      KILN_TRY_ASSIGN(std::string chunk, ReadUpTo(*reader, options_.chunk_size));
-      if (chunk.empty()) return Fail(Error::Invalid("source blob ended early"));
-      std::string range = fmt::format("{}-{}", offset, offset + chunk.size() - 1);
-      KILN_TRY_ASSIGN(HttpResponse p, s.Do([&] {
-        HttpRequest r;
-        r.method = "PATCH";
-        r.url = location;
-        r.body = chunk;
-        r.headers.emplace_back("Content-Type", "application/octet-stream");
-        r.headers.emplace_back("Content-Range", range);
-        return r;
-      }));
+  BlobStream stream(*reader, d.digest, size);
+  uint64_t offset = 0;
+  if (size > options_.chunk_size) {
+    for (; offset < size;) {
+      uint64_t n = std::min<uint64_t>(options_.chunk_size, size - offset);
+      std::string range = fmt::format("{}-{}", offset, offset + n - 1);
+      KILN_TRY_ASSIGN(HttpResponse p, s.Do(
+                                          [&] {
+                                            HttpRequest r;
+                                            r.method = "PATCH";
+                                            r.url = location;
+                                            r.body_source = stream.Next(n);
+                                            r.body_size = n;
+                                            r.headers.emplace_back("Content-Type", "application/octet-stream");
+                                            r.headers.emplace_back("Content-Range", range);
+                                            return r;
+                                          },
+                                          nullptr, Session::Retry::kNo));
       if (p.status != 202)
         return Fail(HttpStatusError(p.status, p.body, ep.name).Wrap("uploading bytes {}", range));
       if (auto loc = p.Header("location")) location = s.ResolveLocation(*loc);
-      offset += chunk.size();
+      offset += n;
     }
   }
-  KILN_TRY_ASSIGN(HttpResponse put, s.Do([&] {
-    HttpRequest r;
-    r.method = "PUT";
-    r.url = WithQuery(location, FormEncode({{"digest", digest}}));
-    r.body = final_body;
-    r.headers.emplace_back("Content-Type", "application/octet-stream");
-    return r;
-  }));
+  uint64_t rest = size - offset;
+  KILN_TRY_ASSIGN(HttpResponse put, s.Do(
+                                        [&] {
+                                          HttpRequest r;
+                                          r.method = "PUT";
+                                          r.url = WithQuery(location, FormEncode({{"digest", d.digest.str()}}));
+                                          if (rest > 0) {
+                                            r.body_source = stream.Next(rest);
+                                            r.body_size = rest;
+                                          }
+                                          r.headers.emplace_back("Content-Type", "application/octet-stream");
+                                          return r;
+                                        },
+                                        nullptr, rest > 0 ? Session::Retry::kNo : Session::Retry::kYes));
   if (put.status != 201)
     return Fail(HttpStatusError(put.status, put.body, ep.name).Wrap("committing upload"));
   return Ok();

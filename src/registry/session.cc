@@ -133,7 +133,8 @@ Result<void> Session::Authenticate(const std::string& header) {
   return Ok();
 }
 
-Result<HttpResponse> Session::Do(const std::function<HttpRequest()>& make, const BodySink* sink) {
+Result<HttpResponse> Session::Do(const std::function<HttpRequest()>& make, const BodySink* sink, Retry retry) {
+  const int max_attempts = retry == Retry::kYes ? options_.max_attempts : 1;
   bool answered_challenge = false;
   std::string last_error;
   for (int attempt = 1;; ++attempt) {
@@ -144,12 +145,12 @@ Result<HttpResponse> Session::Do(const std::function<HttpRequest()>& make, const
     if (!auth.empty()) req.headers.emplace_back("Authorization", auth);
     auto resp = http_.Send(req, sink);
     if (!resp) {
-      if (resp.error().code() != ErrorCode::kNetwork || attempt >= options_.max_attempts)
+      if (resp.error().code() != ErrorCode::kNetwork || attempt >= max_attempts)
         return resp;
       options_.sleep(Backoff(attempt, nullptr));
       continue;
     }
-    if (resp->status == 401 && !answered_challenge) {
+    if (resp->status == 401 && !answered_challenge && retry == Retry::kYes) {
       auto header = resp->Header("www-authenticate");
       if (!header) return resp;
       answered_challenge = true;
@@ -160,7 +161,7 @@ Result<HttpResponse> Session::Do(const std::function<HttpRequest()>& make, const
       --attempt;  // answering a challenge is not a failed attempt
       continue;
     }
-    if (Retryable(resp->status) && attempt < options_.max_attempts) {
+    if (Retryable(resp->status) && attempt < max_attempts) {
       options_.sleep(Backoff(attempt, &*resp));
       continue;
     }

@@ -33,19 +33,24 @@ class Session {
   // Resolves a Location header against the registry base URL.
   std::string ResolveLocation(std::string_view location) const;
 
+  enum class Retry { kYes, kNo };
   // Sends the request built by `make` (called once per attempt, so it can
   // add a Range header), adding Authorization, answering one 401 challenge,
   // and retrying kNetwork failures, 408, 429 and 5xx with backoff (honoring
   // Retry-After). Returns the final response whatever its status; errors are
   // kNetwork (after the last attempt), kAuth for a bad challenge or token
-  // response, or the sink's error.
-  Result<HttpResponse> Do(const std::function<HttpRequest()>& make, const BodySink* sink = nullptr);
+  // response, or the sink's error. Retry::kNo sends exactly once (a
+  // streamed body cannot be sent again): no retry, no challenge answered.
+  Result<HttpResponse> Do(const std::function<HttpRequest()>& make, const BodySink* sink = nullptr,
+                          Retry retry = Retry::kYes);
+  // The wait before attempt `attempt` + 1 (`response`: the failed one, if
+  // any, for Retry-After).
+  std::chrono::milliseconds Backoff(int attempt, const HttpResponse* response) const;
 
  private:
   // Fetches and caches an Authorization value for `challenges`.
   Result<void> Authenticate(const std::string& www_authenticate);
   std::string CachedAuthorization();
-  std::chrono::milliseconds Backoff(int attempt, const HttpResponse* response) const;
 
   HttpClient& http_;
   const CredentialSource& creds_;
