@@ -115,12 +115,26 @@ Result<solver::FetchedSource> CloneGit(sys::ProcessRunner& runner, const solver:
   if (!co.status.success())
     return Fail(Error::NotFound(
         fmt::format("git ref {} not found in {}: {}", Quote(ref), source.remote, LastLine(co.err))));
+  // Submodules come along, as BuildKit's git source fetches them.
+  if (PathExists(JoinPath(dir.path(), ".gitmodules"))) {
+    KILN_TRY_ASSIGN(auto sub, run({"submodule", "update", "-q", "--init", "--recursive", "--depth=1"}));
+    if (!sub.status.success())
+      return Fail(Error(ErrorCode::kNetwork,
+                        fmt::format("git submodule update in {}: {}", source.remote, LastLine(sub.err))));
+  }
   KILN_TRY_ASSIGN(auto head, run({"rev-parse", "HEAD"}));
   if (!head.status.success())
     return Fail(Error::Invalid(fmt::format("git rev-parse HEAD: {}", LastLine(head.err))));
   solver::FetchedSource out;
   out.commit = std::string(TrimSpace(head.out));
-  if (!source.keep_git_dir) KILN_TRY(RemoveAll(JoinPath(dir.path(), ".git")));
+  if (!source.keep_git_dir) {
+    // Submodules' .git files point into the top .git; both go.
+    KILN_TRY_ASSIGN(auto subs,
+                    run({"submodule", "foreach", "--quiet", "--recursive", "echo \"$displaypath\""}));
+    for (const auto& path : Split(std::string(TrimSpace(subs.out)), '\n'))
+      if (!path.empty()) KILN_TRY(RemoveAll(JoinPath(JoinPath(dir.path(), path), ".git")));
+    KILN_TRY(RemoveAll(JoinPath(dir.path(), ".git")));
+  }
   out.dir = std::make_unique<TempDir>(std::move(dir));
   return out;
 }

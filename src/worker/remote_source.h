@@ -24,10 +24,10 @@ Result<solver::FetchedSource> DownloadUrl(registry::HttpClient& http, const std:
 
 // Checks out `source` with git: a shallow fetch of `source.ref` (the
 // remote's HEAD when empty; a commit id falls back to a full fetch when the
-// server refuses to serve it directly), into a fresh temp directory,
-// without .git unless `source.keep_git_dir`. kNotFound when the remote has
-// no such ref, kNetwork when git cannot read the remote (git's last error
-// line is kept), kNotFound when git is not installed. Thread-safe.
+// server refuses to serve it directly) and its submodules, into a fresh
+// temp directory, without .git unless `source.keep_git_dir`. kNotFound
+// when the remote has no such ref or git is not installed, kNetwork when
+// git cannot read the remote (git's last error line is kept). Thread-safe.
 Result<solver::FetchedSource> CloneGit(sys::ProcessRunner& runner, const solver::GitSource& source);
 
 // Parses an HTTP date (RFC 7231 IMF-fixdate, "Sun, 06 Nov 1994 08:49:37

@@ -105,8 +105,17 @@ V1_COMMIT=$(git -C "$SRC" rev-parse HEAD)
 echo guide-v2 >"$SRC/docs/guide.md"
 git -C "$SRC" commit -q -am two
 mkdir -p "$WORK/git"
-git clone -q --bare "$SRC" "$WORK/git/repo.git"
 GPORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+# A submodule, fetched from the daemon too.
+git init -q -b main "$WORK/libsrc"
+echo lib >"$WORK/libsrc/lib.txt"
+git -C "$WORK/libsrc" add -A && git -C "$WORK/libsrc" commit -q -m lib
+git clone -q --bare "$WORK/libsrc" "$WORK/git/lib.git"
+git -C "$SRC" -c protocol.file.allow=always submodule add -q "git://127.0.0.1:$GPORT/lib.git" lib 2>/dev/null ||
+  { git -C "$SRC" -c protocol.file.allow=always submodule add -q "$WORK/git/lib.git" lib &&
+    git -C "$SRC" config -f .gitmodules submodule.lib.url "git://127.0.0.1:$GPORT/lib.git"; }
+git -C "$SRC" commit -q -am "add lib"
+git clone -q --bare "$SRC" "$WORK/git/repo.git"
 git daemon --reuseaddr --export-all --base-path="$WORK/git" --listen=127.0.0.1 --port="$GPORT" "$WORK/git" \
   >"$WORK/gitd.log" 2>&1 &
 GITD_PID=$!
@@ -124,9 +133,12 @@ RUN find /v1 /head | sort && cat /v1/guide.md /main/docs/guide.md && test -f /ma
 DOCKERFILE
 kiln_ok build --progress=plain "$CTX"
 expect_eq "git checkouts" "[5/5] /head
+[5/5] /head/.gitmodules
 [5/5] /head/README
 [5/5] /head/docs
 [5/5] /head/docs/guide.md
+[5/5] /head/lib
+[5/5] /head/lib/lib.txt
 [5/5] /v1
 [5/5] /v1/guide.md
 [5/5] guide-v1
