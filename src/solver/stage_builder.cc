@@ -381,7 +381,7 @@ Result<StageBuilder::RemoteAdd> StageBuilder::FetchRemote(const std::string& src
   if (!args.checksum.empty() && args.checksum != fetched->commit)
     return Fail(
         Error(ErrorCode::kDigestMismatch, fmt::format("checksum mismatch for {}: expected commit {}, got {}",
-                                                      src, args.checksum, fetched->commit))
+                                                      RedactUrl(src), args.checksum, fetched->commit))
             .At(loc));
   remote.record = fmt::format("git {} ref={} subdir={} keep-git-dir={} commit={}\n", git.remote, git.ref,
                               kind.subdir, git.keep_git_dir, fetched->commit);
@@ -396,7 +396,7 @@ Result<void> StageBuilder::CopyRemote(RemoteAdd& remote, int root_fd, const std:
   }
   if (remote.checksum && remote.fetched->digest != *remote.checksum)
     return Fail(Error(ErrorCode::kDigestMismatch,
-                      fmt::format("checksum mismatch for {}: expected {}, got {}", remote.src,
+                      fmt::format("checksum mismatch for {}: expected {}, got {}", RedactUrl(remote.src),
                                   remote.checksum->str(), remote.fetched->digest.str())));
   KILN_TRY_ASSIGN(Fd dir, OpenFile(remote.fetched->dir->path(), O_RDONLY | O_DIRECTORY));
   if (remote.kind.kind == SourceKind::Kind::kHttp)

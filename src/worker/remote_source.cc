@@ -35,10 +35,17 @@ Result<solver::FetchedSource> DownloadUrl(registry::HttpClient& http, const std:
   registry::HttpRequest req;
   req.url = url;
   auto resp = http.Send(req, &sink);
-  if (!resp) return Fail(std::move(resp).error().Wrap("downloading {}", url));
-  if (resp->status == 404) return Fail(Error::NotFound(fmt::format("GET {}: HTTP status 404", url)));
+  std::string shown = solver::RedactUrl(url);
+  if (!resp) {
+    // The client's message names the URL as requested; show it redacted.
+    Error e = std::move(resp).error();
+    std::string message = e.message();
+    if (size_t at = message.find(url); at != std::string::npos) message.replace(at, url.size(), shown);
+    return Fail(Error(e.code(), message).WithErrno(e.sys_errno()).Wrap("downloading {}", shown));
+  }
+  if (resp->status == 404) return Fail(Error::NotFound(fmt::format("GET {}: HTTP status 404", shown)));
   if (resp->status < 200 || resp->status >= 300)
-    return Fail(Error(ErrorCode::kNetwork, fmt::format("GET {}: HTTP status {}", url, resp->status)));
+    return Fail(Error(ErrorCode::kNetwork, fmt::format("GET {}: HTTP status {}", shown, resp->status)));
   // BuildKit gives downloaded files 0600 whatever the umask, and the
   // server's Last-Modified as mtime.
   if (::fchmod(file.get(), 0600) != 0) return Fail(Error::Io(path, errno, "chmod"));
@@ -86,16 +93,17 @@ bool IsCommitId(std::string_view ref) {
 
 Result<solver::FetchedSource> CloneGit(sys::ProcessRunner& runner, const solver::GitSource& source) {
   KILN_TRY_ASSIGN(TempDir dir, TempDir::Create("kiln-git"));
+  std::string shown = solver::RedactUrl(source.remote);
   auto run = [&](std::vector<std::string> args) -> Result<sys::ProcessOutput> {
     auto out = Git(runner, dir.path(), std::move(args));
-    if (!out) return Fail(std::move(out).error().Wrap("running git for {}", source.remote));
+    if (!out) return Fail(std::move(out).error().Wrap("running git for {}", shown));
     return out;
   };
   KILN_TRY_ASSIGN(auto init, run({"init", "-q"}));
   if (!init.status.success()) return Fail(Error::Invalid(fmt::format("git init: {}", LastLine(init.err))));
   KILN_TRY_ASSIGN(auto remote, run({"remote", "add", "origin", "--", source.remote}));
   if (!remote.status.success())
-    return Fail(Error::Invalid(fmt::format("git remote add {}: {}", source.remote, LastLine(remote.err))));
+    return Fail(Error::Invalid(fmt::format("git remote add {}: {}", shown, LastLine(remote.err))));
   std::string ref = source.ref.empty() ? "HEAD" : source.ref;
   KILN_TRY_ASSIGN(auto fetch, run({"fetch", "-q", "--depth=1", "--no-tags", "origin", "--", ref}));
   std::string checkout = "FETCH_HEAD";
@@ -108,19 +116,19 @@ Result<solver::FetchedSource> CloneGit(sys::ProcessRunner& runner, const solver:
     std::string why = LastLine(fetch.err);
     if (why.find("couldn't find remote ref") != std::string::npos ||
         why.find("not our ref") != std::string::npos)
-      return Fail(Error::NotFound(fmt::format("git ref {} not found in {}", Quote(ref), source.remote)));
-    return Fail(Error(ErrorCode::kNetwork, fmt::format("git fetch {} {}: {}", source.remote, ref, why)));
+      return Fail(Error::NotFound(fmt::format("git ref {} not found in {}", Quote(ref), shown)));
+    return Fail(Error(ErrorCode::kNetwork, fmt::format("git fetch {} {}: {}", shown, ref, why)));
   }
   KILN_TRY_ASSIGN(auto co, run({"checkout", "-q", "--detach", checkout}));
   if (!co.status.success())
-    return Fail(Error::NotFound(
-        fmt::format("git ref {} not found in {}: {}", Quote(ref), source.remote, LastLine(co.err))));
+    return Fail(
+        Error::NotFound(fmt::format("git ref {} not found in {}: {}", Quote(ref), shown, LastLine(co.err))));
   // Submodules come along, as BuildKit's git source fetches them.
   if (PathExists(JoinPath(dir.path(), ".gitmodules"))) {
     KILN_TRY_ASSIGN(auto sub, run({"submodule", "update", "-q", "--init", "--recursive", "--depth=1"}));
     if (!sub.status.success())
       return Fail(Error(ErrorCode::kNetwork,
-                        fmt::format("git submodule update in {}: {}", source.remote, LastLine(sub.err))));
+                        fmt::format("git submodule update in {}: {}", shown, LastLine(sub.err))));
   }
   KILN_TRY_ASSIGN(auto head, run({"rev-parse", "HEAD"}));
   if (!head.status.success())

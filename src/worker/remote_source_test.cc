@@ -77,6 +77,17 @@ TEST_F(DownloadUrlTest, NotFoundNamesTheUrl) {
   EXPECT_EQ(got.error().Summary(), "GET " + Url("/missing") + ": HTTP status 404");
 }
 
+TEST_F(DownloadUrlTest, ErrorsRedactThePassword) {
+  std::string url = "http://u:pw1234@" + server_->address() + "/missing";
+  auto got = DownloadUrl(*http_, url, "m");
+  ASSERT_FALSE(got);
+  EXPECT_EQ(got.error().Summary(), "GET http://u:xxxxx@" + server_->address() + "/missing: HTTP status 404");
+  auto down = DownloadUrl(*http_, "http://u:pw1234@127.0.0.1:1/x", "x");
+  ASSERT_FALSE(down);
+  EXPECT_EQ(down.error().Render().find("pw1234"), std::string::npos) << down.error().Render();
+  EXPECT_EQ(down.error().context(), (std::vector<std::string>{"downloading http://u:xxxxx@127.0.0.1:1/x"}));
+}
+
 TEST_F(DownloadUrlTest, UnreachableHostIsNetworkError) {
   // Port 1 on localhost: nothing listens there.
   auto got = DownloadUrl(*http_, "http://127.0.0.1:1/x", "x");
