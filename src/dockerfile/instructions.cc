@@ -555,6 +555,11 @@ class InstructionParser {
       for (const auto& f : ins_.flags)
         if (f.name == "mount" && f.value == spec) loc = f.loc;
       KILN_TRY_ASSIGN(Mount m, ParseMount(spec, loc));
+      // BuildKit's parseMount: stages are linked before any ARG has a value.
+      size_t dollar = m.from.find('$');
+      if (dollar != std::string::npos && dollar + 1 != m.from.size()) {
+        return Fail(Error::Syntax(loc, "'from' doesn't support variable expansion, define alias stage instead"));
+      }
       a.mounts.push_back(std::move(m));
     }
     if (flags_.Has("network")) {

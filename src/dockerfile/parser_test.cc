@@ -246,6 +246,17 @@ TEST(DockerfileParserTest, RunMounts) {
       " network=host security=insecure\n");
 }
 
+// Today's BuildKit (runmount.go parseMount) refuses a variable in from=, as
+// it does in COPY --from; a trailing '$' is not a variable.
+TEST(DockerfileParserTest, MountFromRefusesVariables) {
+  EXPECT_EQ(P("FROM a\nARG S=b\nRUN --mount=type=bind,from=$S,target=/x true\n"),
+            "error: Dockerfile:3:5: 'from' doesn't support variable expansion, define alias stage instead\n"
+            " 3 | RUN --mount=type=bind,from=$S,target=/x true\n"
+            "   |     ^\n");
+  EXPECT_EQ(P("FROM a\nRUN --mount=type=bind,from=b$,target=/x true\n"),
+            "stage 0: 1:1 FROM \"a\"\n  2:1 RUN shell[\"true\"] mount={bind target=\"/x\" from=\"b$\" ro}\n");
+}
+
 TEST(DockerfileParserTest, MountErrors) {
   SourceLoc loc{"Dockerfile", 2, 5, "RUN --mount=... x"};
   auto msg = [&](std::string_view spec) {
