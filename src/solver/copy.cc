@@ -210,6 +210,23 @@ FileDigestCache* CurrentCache() {
   return g_caches.empty() ? nullptr : g_caches.back();
 }
 
+// Whether remembered digests may be trusted for files on `fs`: local
+// filesystems that keep ctime exactly. Not overlayfs (a COPY --from stage
+// root: its device number does not outlive the mount), not network or FUSE
+// filesystems (cached or server-side attributes).
+bool CtimeIsTrustworthy(const struct statfs& fs) {
+  switch (static_cast<unsigned long>(fs.f_type)) {
+    case EXT4_SUPER_MAGIC:  // also ext2 and ext3
+    case XFS_SUPER_MAGIC:
+    case BTRFS_SUPER_MAGIC:
+    case TMPFS_MAGIC:
+    case F2FS_SUPER_MAGIC:
+      return true;
+    default:
+      return false;
+  }
+}
+
 // HashPath's state for one call: the digest being built and where file
 // digests may be remembered.
 struct Hasher {
@@ -222,6 +239,8 @@ struct Hasher {
 
   Result<Digest> FileDigest(int dirfd, const std::string& name, const std::string& rel, const struct stat& st,
                             bool follow) {
+    // Files on another mount inside the tree are not vetted: read them.
+    FileDigestCache* cache = st.st_dev == tree.st_dev ? this->cache : nullptr;
     if (cache)
       if (auto d = cache->Find(tree, st)) return *d;
     int fd = ::openat(dirfd, name.c_str(), O_RDONLY | O_CLOEXEC | (follow ? 0 : O_NOFOLLOW));
@@ -297,7 +316,7 @@ Result<Digest> HashPath(int root_fd, const std::string& rel_in, const ExcludeFn&
   Hasher hasher(excluded);
   struct statfs fs;
   if (FileDigestCache* cache = CurrentCache();
-      cache && ::fstat(root_fd, &hasher.tree) == 0 && ::fstatfs(root_fd, &fs) == 0 && fs.f_type != OVERLAYFS_SUPER_MAGIC) {
+      cache && ::fstat(root_fd, &hasher.tree) == 0 && ::fstatfs(root_fd, &fs) == 0 && CtimeIsTrustworthy(fs)) {
     hasher.cache = cache;
     hasher.start_ns = cache->Now();
   }

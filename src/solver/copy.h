@@ -48,8 +48,9 @@ Result<std::vector<std::string>> ExpandSources(int root_fd, const std::string& p
 // touching a file keeps the digest and changing one byte changes it.
 // Format: docs/formats/cache-key.md. A regular file's content digest comes
 // from the installed FileDigestCache when it has one for the file's current
-// stat, so an unchanged context is not read again (not for overlayfs roots,
-// whose device numbers do not outlive their mount).
+// stat, so an unchanged context is not read again (only for files on the
+// root's own filesystem, and only ext2/3/4, xfs, btrfs, f2fs and tmpfs,
+// which keep ctime exactly).
 Result<Digest> HashPath(int root_fd, const std::string& rel, const ExcludeFn& excluded);
 
 // Content digests of regular files remembered across builds; the local

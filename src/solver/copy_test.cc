@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <gtest/gtest.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -256,6 +257,27 @@ TEST_F(HashPathCacheTest, ContentChangeWithTheSameMtimeAndSizeIsAMiss) {
   RemoveFileDigestCache(&cache_);
   EXPECT_EQ(*HashPath(ctx_fd_.get(), "f.txt", nullptr), *h2);
   InstallFileDigestCache(&cache_);
+}
+
+TEST_F(HashPathCacheTest, FilesOnOtherFilesystemsAreAlwaysRead) {
+  // ramfs is not on the list of filesystems whose ctime is trusted; a
+  // mount inside the context is not the context's filesystem either.
+  Put(ctx_->path(), "top.txt", "top");
+  ASSERT_TRUE(MakeDirs(ctx_->path() + "/mnt"));
+  ASSERT_EQ(::mount("kiln-test", (ctx_->path() + "/mnt").c_str(), "ramfs", 0, nullptr), 0) << errno;
+  Put(ctx_->path(), "mnt/inner.txt", "inner");
+  auto h = HashPath(ctx_fd_.get(), ".", nullptr);
+  EXPECT_EQ(cache_.misses, 1);  // top.txt only
+  EXPECT_EQ(cache_.digests.size(), 1u);
+  auto mnt = OpenFile(ctx_->path() + "/mnt", O_RDONLY | O_DIRECTORY);
+  ASSERT_TRUE(mnt);
+  auto inner = HashPath(mnt->get(), "inner.txt", nullptr);
+  mnt->Reset();
+  ASSERT_EQ(::umount2((ctx_->path() + "/mnt").c_str(), MNT_DETACH), 0);
+  ASSERT_TRUE(h) << h.error().Render();
+  ASSERT_TRUE(inner) << inner.error().Render();
+  EXPECT_EQ(cache_.misses, 1);
+  EXPECT_EQ(cache_.hits, 0);
 }
 
 }  // namespace
