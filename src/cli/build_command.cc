@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <climits>
 #include <cstdio>
 #include <cstdlib>
 #include <iostream>
@@ -87,6 +88,21 @@ Result<uint64_t> ParseBytes(const std::string& text) {
   if (unit == "m" || unit == "mb" || unit == "mib") return n << 20;
   if (unit == "g" || unit == "gb" || unit == "gib") return n << 30;
   return Fail(Error::Usage(fmt::format("invalid size {}: unknown unit {}", Quote(text), Quote(unit))));
+}
+
+// `rel` below `root` with every symlink resolved, which must stay inside
+// `root` (a repository used as the context must not point kiln at a host
+// path). A missing path is returned as is, for the caller's not-found error.
+Result<std::string> PathInside(const std::string& root, const std::string& rel) {
+  std::string path = JoinPath(root, CleanPath("/" + rel));
+  char real_root[PATH_MAX];
+  char real[PATH_MAX];
+  if (!::realpath(root.c_str(), real_root)) return Fail(Error::Io(root, errno, "resolve"));
+  if (!::realpath(path.c_str(), real)) return path;
+  std::string r = real, top = real_root;
+  if (r != top && !r.starts_with(top + "/"))
+    return Fail(Error::Invalid(fmt::format("{} leads out of the git context", Quote(rel))));
+  return r;
 }
 
 // Prints the build check warnings BuildKit-style at the end of a build.
@@ -307,6 +323,7 @@ Result<BuildOutcome> RunBuildRequest(const GlobalOptions& global, const BuildReq
 
   // The context and the Dockerfile.
   std::optional<TempDir> stdin_context;
+  std::optional<solver::FetchedSource> git_context;
   std::string context = req.context;
   if (context == "-") {
     KILN_TRY_ASSIGN(TempDir dir, TempDir::Create("kiln-context"));
@@ -314,7 +331,16 @@ Result<BuildOutcome> RunBuildRequest(const GlobalOptions& global, const BuildReq
     context = dir.path();
     stdin_context.emplace(std::move(dir));
   } else if (!req.from_compose && (context.find("://") != std::string::npos || context.starts_with("git@"))) {
-    return Fail(Error::Unsupported(fmt::format("remote build contexts ({}) are not supported yet", context)));
+    // A git repository as the context (docker build URL#ref:subdir).
+    solver::SourceKind kind = solver::ClassifySource(context);
+    if (kind.kind != solver::SourceKind::Kind::kGit)
+      return Fail(Error::Unsupported(fmt::format("remote build contexts other than git repositories ({}) are not "
+                                                 "supported yet",
+                                                 solver::RedactUrl(context))));
+    auto runner = sys::NewRealProcessRunner();
+    KILN_TRY_ASSIGN(solver::FetchedSource fetched, worker::CloneGit(*runner, kind.git));
+    git_context.emplace(std::move(fetched));
+    KILN_TRY_ASSIGN(context, PathInside(git_context->dir->path(), kind.subdir));
   }
   struct stat st;
   if (::stat(context.c_str(), &st) != 0 || !S_ISDIR(st.st_mode))
@@ -327,6 +353,11 @@ Result<BuildOutcome> RunBuildRequest(const GlobalOptions& global, const BuildReq
     options.dockerfile_text = req.dockerfile_inline;
   } else {
     std::string path = req.dockerfile.empty() ? JoinPath(context, "Dockerfile") : req.dockerfile;
+    // In a git context, -f names a file of the repository, which must not
+    // lead out of it.
+    if (git_context) {
+      KILN_TRY_ASSIGN(path, PathInside(context, req.dockerfile.empty() ? "Dockerfile" : req.dockerfile));
+    }
     auto text = ReadFile(path);
     if (!text) {
       if (text.error().code() == ErrorCode::kNotFound)

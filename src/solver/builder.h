@@ -81,6 +81,18 @@ struct BuildResult {
 Result<BuildResult> Build(const BuildOptions& options, Worker& worker, ProgressSink& progress,
                           Diagnostics& diags);
 
+// An ADD source or a build context as BuildKit classifies it: a git
+// repository (gitutil.ParseGitRef: ssh://, git://, user@host:path, or an
+// http(s) URL whose path ends in ".git"), another http(s) URL, or a local
+// path.
+struct SourceKind {
+  enum class Kind { kLocal, kHttp, kGit } kind = Kind::kLocal;
+  GitSource git;         // kGit: remote and ref from "URL#ref:subdir"
+  std::string subdir;    // kGit
+  std::string filename;  // kHttp: the URL path's last element, else "__unnamed__"
+};
+SourceKind ClassifySource(std::string_view src);
+
 // The default PATH BuildKit puts in a RUN's environment (and the image
 // config) when the image sets none.
 inline constexpr const char* kDefaultPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";

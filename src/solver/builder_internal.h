@@ -33,17 +33,6 @@ struct LocalContext {
   dockerfile::Matcher ignore;
 };
 
-// An ADD source as BuildKit's Dockerfile frontend classifies it: a git
-// repository (gitutil.ParseGitRef: ssh://, git://, user@host:path, or an
-// http(s) URL whose path ends in ".git"), another http(s) URL, or a local
-// path.
-struct SourceKind {
-  enum class Kind { kLocal, kHttp, kGit } kind = Kind::kLocal;
-  GitSource git;         // kGit: remote and ref from "URL#ref:subdir"
-  std::string subdir;    // kGit
-  std::string filename;  // kHttp: the URL path's last element, else "__unnamed__"
-};
-SourceKind ClassifySource(std::string_view src);
 
 // What a finished stage hands to the stages that read from it.
 struct StageResult {

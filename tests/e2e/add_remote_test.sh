@@ -4,7 +4,8 @@
 # a remote tar left packed, --checksum, the content-keyed cache (downloaded
 # each build, cached while unchanged), and the errors: 404, unreachable
 # host, checksum mismatch. ADD <git url> against `git daemon`: #ref:subdir,
-# --keep-git-dir, the commit-keyed cache and a bad ref.
+# --keep-git-dir, submodules, the commit-keyed cache and a bad ref; a git
+# repository as the build context.
 source "$(dirname "$0")/lib.sh"
 source "$KILN_SRC/tests/testdata/build/build_lib.sh"
 
@@ -114,7 +115,12 @@ git clone -q --bare "$WORK/libsrc" "$WORK/git/lib.git"
 git -C "$SRC" -c protocol.file.allow=always submodule add -q "git://127.0.0.1:$GPORT/lib.git" lib 2>/dev/null ||
   { git -C "$SRC" -c protocol.file.allow=always submodule add -q "$WORK/git/lib.git" lib &&
     git -C "$SRC" config -f .gitmodules submodule.lib.url "git://127.0.0.1:$GPORT/lib.git"; }
-git -C "$SRC" commit -q -am "add lib"
+mkdir -p "$SRC/app"
+printf 'FROM busybox\nCOPY hello.txt /\nRUN cat /hello.txt\n' >"$SRC/app/Dockerfile"
+echo hello-from-git >"$SRC/app/hello.txt"
+ln -s /etc "$SRC/app/escape"
+git -C "$SRC" add -A
+git -C "$SRC" commit -q -m "add lib and app"
 git clone -q --bare "$SRC" "$WORK/git/repo.git"
 git daemon --reuseaddr --export-all --base-path="$WORK/git" --listen=127.0.0.1 --port="$GPORT" "$WORK/git" \
   >"$WORK/gitd.log" 2>&1 &
@@ -135,6 +141,10 @@ kiln_ok build --progress=plain "$CTX"
 expect_eq "git checkouts" "[5/5] /head
 [5/5] /head/.gitmodules
 [5/5] /head/README
+[5/5] /head/app
+[5/5] /head/app/Dockerfile
+[5/5] /head/app/escape
+[5/5] /head/app/hello.txt
 [5/5] /head/docs
 [5/5] /head/docs/guide.md
 [5/5] /head/lib
@@ -165,6 +175,14 @@ expect_eq "new commit" "[2/5] CACHED
 printf 'FROM busybox\nADD %s#%s /c\nRUN cat /c/docs/guide.md\n' "$GIT" "$V1_COMMIT" >"$CTX/Dockerfile"
 kiln_ok build --progress=plain "$CTX"
 expect_eq "commit ref" "[3/3] guide-v1" "$(step_output "$ERR")"
+
+# A git repository as the build context: URL#ref:subdir.
+kiln_ok build --progress=plain "$GIT#main:app"
+expect_eq "git context" "[3/3] hello-from-git" "$(step_output "$ERR")"
+run_kiln build --progress=quiet "$GIT#main:app/escape"
+expect_eq "git context escape" "error: \"app/escape\" leads out of the git context" "$ERR"
+run_kiln build --progress=quiet -f escape/passwd "$GIT#main:app"
+expect_eq "git dockerfile escape" "error: \"escape/passwd\" leads out of the git context" "$ERR"
 
 printf 'FROM busybox\nADD %s#nope /x\n' "$GIT" >"$CTX/Dockerfile"
 run_kiln build --progress=quiet "$CTX"
