@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <cstdlib>
 #include <ctime>
 
 #include "base/digest.h"
@@ -63,7 +64,7 @@ Result<solver::FetchedSource> DownloadUrl(registry::HttpClient& http, const std:
 
 namespace {
 
-// Runs git with the caller's environment, never prompting for credentials,
+// Runs git with the caller's environment, never prompting for anything,
 // and with the local-file and ext transports off (a Dockerfile must not
 // read the builder's files or run commands through a remote URL).
 Result<sys::ProcessOutput> Git(sys::ProcessRunner& runner, const std::string& dir,
@@ -71,6 +72,9 @@ Result<sys::ProcessOutput> Git(sys::ProcessRunner& runner, const std::string& di
   std::vector<std::string> env;
   for (char** e = environ; *e; ++e) env.emplace_back(*e);
   env.push_back("GIT_TERMINAL_PROMPT=0");
+  // ssh must not ask about host keys or passphrases on a terminal either.
+  if (!std::getenv("GIT_SSH_COMMAND") && !std::getenv("GIT_SSH"))
+    env.push_back("GIT_SSH_COMMAND=ssh -o BatchMode=yes");
   std::vector<std::string> argv = {"git", "-c", "protocol.file.allow=never", "-c", "protocol.ext.allow=never",
                                    "-C",  dir};
   argv.insert(argv.end(), args.begin(), args.end());
