@@ -38,8 +38,20 @@ char* ThreadBuffer() {
 }  // namespace
 
 Result<void> MkdirAllInRoot(int root_fd, const std::string& path, uid_t uid, gid_t gid) {
-  KILN_TRY(sys::MkdirInRoot(root_fd, path, uid, gid));
-  return Ok();
+  auto made = sys::MkdirInRoot(root_fd, path, uid, gid);
+  if (made) return Ok();
+  if (made.error().sys_errno() != ENOTDIR) return Fail(std::move(made).error());
+  // Name the file in the way, as COPY and WORKDIR users need to see it.
+  std::string rel = RelativeToRoot(path), prefix;
+  for (const auto& part : Split(rel, '/')) {
+    prefix = JoinRel(prefix, part);
+    auto fd = OpenInRoot(root_fd, prefix, O_PATH);
+    struct stat st;
+    if (!fd || ::fstat(fd->get(), &st) != 0) break;
+    if (!S_ISDIR(st.st_mode))
+      return Fail(Error::Invalid(fmt::format("cannot create directory /{}: /{} is not a directory", rel, prefix)));
+  }
+  return Fail(std::move(made).error());
 }
 
 bool HasWildcard(std::string_view s) { return s.find_first_of("*?[\\") != std::string_view::npos; }

@@ -149,6 +149,14 @@ TEST_F(CopyTest, SymlinksInContextAndImageStayInsideTheirRoots) {
   EXPECT_EQ(*ReadFile(img_->path() + host_->path() + "/f"), "payload");
 }
 
+TEST_F(CopyTest, MkdirAllInRootNamesTheFileInTheWay) {
+  Put(img_->path(), "etc/passwd", "root:x:0:0::/root:/bin/sh\n");
+  auto r = MkdirAllInRoot(img_fd_.get(), "/etc/passwd/x/y", 0, 0);
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code(), ErrorCode::kInvalid);
+  EXPECT_EQ(r.error().message(), "cannot create directory /etc/passwd/x/y: /etc/passwd is not a directory");
+}
+
 TEST_F(CopyTest, MkdirAllInRootFollowsLinksInsideRoot) {
   ASSERT_EQ(::symlink("/etc", (img_->path() + "/link").c_str()), 0);
   ASSERT_TRUE(MkdirAllInRoot(img_fd_.get(), "/link/app/data", 1, 2));
