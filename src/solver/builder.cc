@@ -99,7 +99,6 @@ Result<BuildResult> Build(const BuildOptions& options, Worker& worker, ProgressS
                                          "is supported",
                                          name, value)));
     LocalContext local;
-    local.path = value;
     auto fd = OpenFile(value, O_RDONLY | O_DIRECTORY);
     if (!fd)
       return Fail(

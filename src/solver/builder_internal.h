@@ -28,7 +28,6 @@ namespace kiln::solver {
 // .dockerignore (BuildKit reads a named context's .dockerignore from its
 // root; the main context's rules do not apply to it).
 struct LocalContext {
-  std::string path;
   Fd fd;
   dockerfile::Matcher ignore;
 };
