@@ -110,3 +110,4 @@ r = k / s
 print(f"{c} | {k:.2f} s | {s:.2f} s | {r:.2f} | {'ok' if r <= 1.2 else 'SLOW'} (target <= 1.20)")
 PY
 done
+echo "(neither tool unpacks layers: kiln pull stores blobs and the image record, as skopeo fills an OCI dir)"
