@@ -47,7 +47,6 @@ StageDep Resolve(const Dockerfile& df, const std::string& ref, const SourceLoc& 
 Result<std::vector<StageInfo>> ResolveStages(const Dockerfile& df, const EvalOptions& opts) {
   KILN_TRY_ASSIGN(Scope global, GlobalScope(df, opts));
   std::vector<StageInfo> out;
-  std::vector<Scope> finals;
   for (const Stage& st : df.stages) {
     StageInfo info;
     KILN_TRY_ASSIGN(Instruction from, Expand(st.from, global));
@@ -59,19 +58,12 @@ Result<std::vector<StageInfo>> ResolveStages(const Dockerfile& df, const EvalOpt
       info.base.image = from.As<FromArgs>().image;
       info.base.stage = -1;
     }
-    // A child stage sees the ARGs and ENV of its parent stage.
-    Scope start = info.base.kind == StageDep::Kind::kStage ? finals[info.base.stage] : Scope{};
-    StageEvaluator ev(global, opts, std::move(start));
+    // --from and from= hold no variables (the parser refuses them, as
+    // BuildKit does), so they are used as written and no ARG of the stage
+    // needs evaluating here.
     for (const Instruction& ins : st.instructions) {
-      if (ins.kind == Kind::kArg || ins.kind == Kind::kEnv) {
-        // Unreached stages must not fail the build: a bad ARG/ENV only
-        // matters if the stage runs, and the solver reports it then.
-        (void)ev.Step(ins);
-        continue;
-      }
       if (ins.kind == Kind::kCopy && !ins.As<CopyArgs>().from.empty()) {
-        KILN_TRY_ASSIGN(Instruction ex, Expand(ins, ev.scope()));
-        const std::string& ref = ex.As<CopyArgs>().from;
+        const std::string& ref = ins.As<CopyArgs>().from;
         SourceLoc loc = ins.loc;
         for (const Flag& f : ins.flags)
           if (f.name == "from") loc = f.loc;
@@ -87,17 +79,12 @@ Result<std::vector<StageInfo>> ResolveStages(const Dockerfile& df, const EvalOpt
           info.deps.push_back(Resolve(df, ref, loc));
         }
       } else if (ins.kind == Kind::kRun) {
-        bool any_from = false;
-        for (const Mount& m : ins.As<RunArgs>().mounts) any_from |= !m.from.empty();
-        if (!any_from) continue;
-        KILN_TRY_ASSIGN(Instruction ex, Expand(ins, ev.scope()));
-        for (const Mount& m : ex.As<RunArgs>().mounts) {
+        for (const Mount& m : ins.As<RunArgs>().mounts) {
           if (m.from.empty() || m.type == MountType::kSecret || m.type == MountType::kSsh) continue;
           info.deps.push_back(Resolve(df, m.from, m.loc));
         }
       }
     }
-    finals.push_back(ev.scope());
     out.push_back(std::move(info));
   }
   return out;

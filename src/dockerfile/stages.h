@@ -29,9 +29,10 @@ struct StageInfo {
 // Finds a stage by name (case-insensitive) or decimal index. nullopt if none.
 std::optional<int> FindStage(const Dockerfile& df, std::string_view name_or_index);
 
-// Resolves FROM and every --from of every stage (expanding with the global
-// scope / each stage's ARGs). kSyntax at the offending line for a bad
-// reference such as a forward stage index.
+// Resolves FROM (expanded with the global scope) and every COPY --from and
+// RUN --mount from= of every stage (as written: they cannot hold variables).
+// kSyntax at the offending line for a bad reference such as a forward stage
+// index.
 [[nodiscard]] Result<std::vector<StageInfo>> ResolveStages(const Dockerfile& df,
                                                            const EvalOptions& opts);
 
