@@ -16,6 +16,9 @@
 
 #include <nlohmann/json.hpp>
 
+#include "archive/compression.h"
+#include "archive/layer.h"
+#include "archive/stream.h"
 #include "base/fs.h"
 #include "base/strings.h"
 #include "cli/build_command.h"
@@ -25,6 +28,7 @@
 #include "cli/progress.h"
 #include "exec/executor.h"
 #include "image/reference.h"
+#include "registry/http.h"
 #include "secrets/audit.h"
 #include "secrets/cache_token.h"
 #include "secrets/source.h"
@@ -103,6 +107,30 @@ Result<std::string> PathInside(const std::string& root, const std::string& rel) 
   if (r != top && !r.starts_with(top + "/"))
     return Fail(Error::Invalid(fmt::format("{} leads out of the git context", Quote(rel))));
   return r;
+}
+
+// Downloads a URL build context into `dir`: a tar archive (plain, gzip or
+// zstd) is unpacked there and nullopt returned; any other file is returned
+// as the Dockerfile's text, leaving `dir` empty.
+Result<std::optional<std::string>> FetchUrlContext(const std::string& url, const std::string& filename,
+                                                   const std::string& dir) {
+  auto http = registry::NewCurlHttpClient();
+  KILN_TRY_ASSIGN(solver::FetchedSource fetched, worker::DownloadUrl(*http, url, filename));
+  std::string file = JoinPath(fetched.dir->path(), filename);
+  KILN_TRY_ASSIGN(Fd fd, OpenFile(file, O_RDONLY));
+  char head[512] = {};
+  ssize_t n = ::pread(fd.get(), head, sizeof head, 0);
+  if (n < 0) return Fail(Error::Io(file, errno, "read"));
+  std::string_view prefix(head, static_cast<size_t>(n));
+  bool tar = archive::SniffCompression(prefix) != archive::Compression::kNone ||
+             (n >= 262 && prefix.substr(257, 5) == "ustar");
+  if (!tar) return ReadFile(file);
+  archive::FdSource source(fd.get(), solver::RedactUrl(url));
+  archive::ApplyOptions opt;
+  opt.whiteout_mode = archive::WhiteoutMode::kApply;
+  opt.label = "build context " + solver::RedactUrl(url);
+  KILN_TRY(archive::ApplyLayer(source, dir, opt));
+  return std::nullopt;
 }
 
 // Prints the build check warnings BuildKit-style at the end of a build.
@@ -324,6 +352,7 @@ Result<BuildOutcome> RunBuildRequest(const GlobalOptions& global, const BuildReq
   // The context and the Dockerfile.
   std::optional<TempDir> stdin_context;
   std::optional<solver::FetchedSource> git_context;
+  std::optional<std::string> remote_dockerfile;  // a URL context that was a plain file
   std::string context = req.context;
   if (context == "-") {
     KILN_TRY_ASSIGN(TempDir dir, TempDir::Create("kiln-context"));
@@ -331,16 +360,24 @@ Result<BuildOutcome> RunBuildRequest(const GlobalOptions& global, const BuildReq
     context = dir.path();
     stdin_context.emplace(std::move(dir));
   } else if (!req.from_compose && (context.find("://") != std::string::npos || context.starts_with("git@"))) {
-    // A git repository as the context (docker build URL#ref:subdir).
+    // A remote context, as docker build takes it: a git repository
+    // (URL#ref:subdir), or an http(s) URL of a tarball (the context) or of
+    // a plain file (the Dockerfile, with an empty context).
     solver::SourceKind kind = solver::ClassifySource(context);
-    if (kind.kind != solver::SourceKind::Kind::kGit)
-      return Fail(Error::Unsupported(fmt::format("remote build contexts other than git repositories ({}) are not "
-                                                 "supported yet",
+    if (kind.kind == solver::SourceKind::Kind::kGit) {
+      auto runner = sys::NewRealProcessRunner();
+      KILN_TRY_ASSIGN(solver::FetchedSource fetched, worker::CloneGit(*runner, kind.git));
+      git_context.emplace(std::move(fetched));
+      KILN_TRY_ASSIGN(context, PathInside(git_context->dir->path(), kind.subdir));
+    } else if (kind.kind == solver::SourceKind::Kind::kHttp) {
+      KILN_TRY_ASSIGN(TempDir dir, TempDir::Create("kiln-context"));
+      KILN_TRY_ASSIGN(remote_dockerfile, FetchUrlContext(context, kind.filename, dir.path()));
+      context = dir.path();
+      stdin_context.emplace(std::move(dir));
+    } else {
+      return Fail(Error::Unsupported(fmt::format("remote build context {}: unsupported protocol",
                                                  solver::RedactUrl(context))));
-    auto runner = sys::NewRealProcessRunner();
-    KILN_TRY_ASSIGN(solver::FetchedSource fetched, worker::CloneGit(*runner, kind.git));
-    git_context.emplace(std::move(fetched));
-    KILN_TRY_ASSIGN(context, PathInside(git_context->dir->path(), kind.subdir));
+    }
   }
   struct stat st;
   if (::stat(context.c_str(), &st) != 0 || !S_ISDIR(st.st_mode))
@@ -351,6 +388,8 @@ Result<BuildOutcome> RunBuildRequest(const GlobalOptions& global, const BuildReq
     options.dockerfile_name = "Dockerfile";
   } else if (!req.dockerfile_inline.empty()) {
     options.dockerfile_text = req.dockerfile_inline;
+  } else if (remote_dockerfile && req.dockerfile.empty()) {
+    options.dockerfile_text = std::move(*remote_dockerfile);
   } else {
     std::string path = req.dockerfile.empty() ? JoinPath(context, "Dockerfile") : req.dockerfile;
     // In a git context, -f names a file of the repository, which must not

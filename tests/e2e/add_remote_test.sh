@@ -4,8 +4,8 @@
 # a remote tar left packed, --checksum, the content-keyed cache (downloaded
 # each build, cached while unchanged), and the errors: 404, unreachable
 # host, checksum mismatch. ADD <git url> against `git daemon`: #ref:subdir,
-# --keep-git-dir, submodules, the commit-keyed cache and a bad ref; a git
-# repository as the build context.
+# --keep-git-dir, submodules, the commit-keyed cache and a bad ref. Remote
+# build contexts: a tarball URL, a Dockerfile URL, a git repository.
 source "$(dirname "$0")/lib.sh"
 source "$KILN_SRC/tests/testdata/build/build_lib.sh"
 
@@ -71,6 +71,20 @@ RUN cat /usr/local/bin/tool
 DOCKERFILE
 kiln_ok build --progress=plain "$CTX"
 expect_eq "changed content reruns" "[3/3] echo tool v2" "$(step_output "$ERR")"
+
+# A URL as the build context: a tarball is the context, a plain file is the
+# Dockerfile (with an empty context).
+mkdir -p "$WORK/urlctx"
+printf 'FROM busybox\nCOPY hello.txt /\nRUN cat /hello.txt\n' >"$WORK/urlctx/Dockerfile"
+echo hello-from-tarball >"$WORK/urlctx/hello.txt"
+tar -C "$WORK/urlctx" -czf "$WWW/ctx.tar.gz" .
+printf 'FROM busybox\nRUN echo from-a-plain-dockerfile\n' >"$WWW/Dockerfile.remote"
+kiln_ok build --progress=plain "$URL/ctx.tar.gz"
+expect_eq "tarball context" "[3/3] hello-from-tarball" "$(step_output "$ERR")"
+kiln_ok build --progress=plain "$URL/Dockerfile.remote"
+expect_eq "Dockerfile URL" "[2/2] from-a-plain-dockerfile" "$(step_output "$ERR")"
+run_kiln build --progress=quiet "$URL/missing.tar"
+expect_eq "missing URL context" "error: GET $URL/missing.tar: HTTP status 404" "$ERR"
 
 # --- Errors. ---
 printf 'FROM busybox\nADD --checksum=sha256:%s %s/dl/tool.sh /t\n' "$SUM" "$URL" >"$CTX/Dockerfile"
