@@ -252,9 +252,9 @@ struct Hasher {
   Result<Digest> FileDigest(int dirfd, const std::string& name, const std::string& rel, const struct stat& st,
                             bool follow) {
     // Files on another mount inside the tree are not vetted: read them.
-    FileDigestCache* cache = st.st_dev == tree.st_dev ? this->cache : nullptr;
-    if (cache)
-      if (auto d = cache->Find(tree, st)) return *d;
+    FileDigestCache* usable = st.st_dev == tree.st_dev ? cache : nullptr;
+    if (usable)
+      if (auto d = usable->Find(tree, st)) return *d;
     int fd = ::openat(dirfd, name.c_str(), O_RDONLY | O_CLOEXEC | (follow ? 0 : O_NOFOLLOW));
     if (fd < 0) return Fail(Error::Io(rel, errno, "open"));
     Fd owned(fd);
@@ -262,9 +262,9 @@ struct Hasher {
     // Remember it only if the file read is the one stat'ed (not replaced
     // in between) and unchanged since.
     struct stat now;
-    if (cache && ::fstat(fd, &now) == 0 && now.st_dev == st.st_dev && now.st_ino == st.st_ino &&
+    if (usable && ::fstat(fd, &now) == 0 && now.st_dev == st.st_dev && now.st_ino == st.st_ino &&
         now.st_ctim.tv_sec == st.st_ctim.tv_sec && now.st_ctim.tv_nsec == st.st_ctim.tv_nsec)
-      cache->Add(tree, st, d, start_ns);
+      usable->Add(tree, st, d, start_ns);
     return d;
   }
 
