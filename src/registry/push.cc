@@ -150,45 +150,38 @@ Result<void> Client::UploadBlob(Session& s, const std::string& repo, const image
     return Fail(Error::Invalid(fmt::format("source blob is {} bytes, descriptor says {}",
                                            reader->size(), size)));
   BlobStream stream(*reader, d.digest, size);
-  uint64_t offset = 0;
-  if (size > options_.chunk_size) {
-    for (; offset < size;) {
-      uint64_t n = std::min<uint64_t>(options_.chunk_size, size - offset);
-      std::string range = fmt::format("{}-{}", offset, offset + n - 1);
-      KILN_TRY_ASSIGN(HttpResponse p, s.Do(
-                                          [&] {
-                                            HttpRequest r;
-                                            r.method = "PATCH";
-                                            r.url = location;
-                                            r.body_source = stream.Next(n);
-                                            r.body_size = n;
-                                            r.headers.emplace_back("Content-Type", "application/octet-stream");
-                                            r.headers.emplace_back("Content-Range", range);
-                                            return r;
-                                          },
-                                          nullptr, Session::Retry::kNo));
-      if (p.status != 202)
-        return Fail(HttpStatusError(p.status, p.body, ep.name).Wrap("uploading bytes {}", range));
-      if (auto loc = p.Header("location")) location = s.ResolveLocation(*loc);
-      offset += n;
+  // A request carrying the next `n` bytes of the blob (none when 0).
+  auto request = [&](std::string method, std::string url, uint64_t n) {
+    HttpRequest r;
+    r.method = std::move(method);
+    r.url = std::move(url);
+    if (n > 0) {
+      r.body_source = stream.Next(n);
+      r.body_size = n;
     }
+    r.headers.emplace_back("Content-Type", "application/octet-stream");
+    return r;
+  };
+  uint64_t offset = 0;
+  while (size > options_.chunk_size && offset < size) {
+    uint64_t n = std::min<uint64_t>(options_.chunk_size, size - offset);
+    std::string range = fmt::format("{}-{}", offset, offset + n - 1);
+    auto patch = [&] {
+      HttpRequest r = request("PATCH", location, n);
+      r.headers.emplace_back("Content-Range", range);
+      return r;
+    };
+    KILN_TRY_ASSIGN(HttpResponse p, s.Do(patch, nullptr, Session::Retry::kNo));
+    if (p.status != 202)
+      return Fail(HttpStatusError(p.status, p.body, ep.name).Wrap("uploading bytes {}", range));
+    if (auto loc = p.Header("location")) location = s.ResolveLocation(*loc);
+    offset += n;
   }
   uint64_t rest = size - offset;
-  KILN_TRY_ASSIGN(HttpResponse put, s.Do(
-                                        [&] {
-                                          HttpRequest r;
-                                          r.method = "PUT";
-                                          r.url = WithQuery(location, FormEncode({{"digest", d.digest.str()}}));
-                                          if (rest > 0) {
-                                            r.body_source = stream.Next(rest);
-                                            r.body_size = rest;
-                                          }
-                                          r.headers.emplace_back("Content-Type", "application/octet-stream");
-                                          return r;
-                                        },
-                                        nullptr, rest > 0 ? Session::Retry::kNo : Session::Retry::kYes));
-  if (put.status != 201)
-    return Fail(HttpStatusError(put.status, put.body, ep.name).Wrap("committing upload"));
+  auto put = [&] { return request("PUT", WithQuery(location, FormEncode({{"digest", d.digest.str()}})), rest); };
+  KILN_TRY_ASSIGN(HttpResponse done, s.Do(put, nullptr, rest > 0 ? Session::Retry::kNo : Session::Retry::kYes));
+  if (done.status != 201)
+    return Fail(HttpStatusError(done.status, done.body, ep.name).Wrap("committing upload"));
   return Ok();
 }
 

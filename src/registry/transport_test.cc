@@ -6,6 +6,8 @@
 
 #include <atomic>
 #include <chrono>
+#include <map>
+#include <mutex>
 
 #include "base/strings.h"
 #include "registry/client.h"
@@ -364,6 +366,60 @@ TEST_F(TransportTest, BearerTokenFlow) {
             "incorrect username or password (401)\nwhile fetching a token from " + realm +
                 "\nwhile fetching manifest latest\nwhile pulling " + Name("app:latest") +
                 "\nhint: check your credentials with `kiln login " + server_->address() + "`\n");
+}
+
+// A streamed upload cannot be resent after a 401, so a token that expires
+// during a blob's upload makes the blob restart: the new upload's POST gets
+// the challenge, fetches a fresh token, and the blob goes up whole.
+TEST_F(TransportTest, TokenThatExpiresDuringAnUploadIsRenewedAndTheBlobRestarts) {
+  std::mutex mu;
+  int tokens = 0;
+  auto token_server = HttpServer::Start([&](const ServerRequest&) {
+    std::lock_guard<std::mutex> lock(mu);
+    ServerResponse resp;
+    resp.body = fmt::format(R"({{"token":"tok-{}"}})", ++tokens);
+    return resp;
+  });
+  ASSERT_TRUE(token_server);
+  std::string challenge = "Bearer realm=\"http://" + (*token_server)->address() + "/token\",service=\"fake\"";
+  std::string valid = "Bearer tok-1";
+  std::map<std::string, int> layer_puts;  // per upload id
+  int next_id = 0;
+  Digest big = registry_.image_.layer_digests[1];
+  std::string big_query = "digest=sha256%3A" + big.hex();
+  registry_.hook = [&](const ServerRequest& r) {
+    std::lock_guard<std::mutex> lock(mu);
+    ServerResponse resp;
+    resp.status = 0;
+    bool put_big = r.method == "PUT" && r.query == big_query;
+    if (r.Header("authorization") != valid || (put_big && layer_puts.empty())) {
+      if (put_big) layer_puts[r.path]++, valid = "Bearer tok-2";  // expires mid-upload
+      resp.status = 401;
+      resp.headers = {{"WWW-Authenticate", challenge}};
+      return resp;
+    }
+    if (r.method == "HEAD") {
+      resp.status = 404;
+    } else if (r.method == "POST") {
+      resp.status = 202;
+      resp.headers = {{"Location", "/v2/app/blobs/uploads/" + std::to_string(next_id++)}};
+    } else if (r.method == "PUT" && StartsWith(r.path, "/v2/app/blobs/uploads/")) {
+      if (put_big) layer_puts[r.path]++;
+      resp.status = r.query == "digest=sha256%3A" + Digest::Of(r.body).hex() ? 201 : 400;
+    } else if (r.method == "PUT" && r.path == "/v2/app/manifests/v2") {
+      resp.status = 201;
+    }
+    return resp;
+  };
+  options_.parallel_blobs = 1;
+  auto http = NewCurlHttpClient();
+  Client client(*http, creds_, options_);
+  auto r = client.Push(Ref(Name("app:v2")), registry_.image_.push, registry_.blobs_);
+  ASSERT_TRUE(r) << r.error().Render();
+  EXPECT_EQ(tokens, 2);
+  // The big layer went to two uploads, each PUT once.
+  ASSERT_EQ(layer_puts.size(), 2u);
+  for (const auto& [path, puts] : layer_puts) EXPECT_EQ(puts, 1) << path;
 }
 
 TEST_F(TransportTest, PushFollowsRelativeAndAbsoluteLocations) {
