@@ -1190,7 +1190,7 @@ TEST_F(BuilderTest, AddGitRefAndSubdirCopiesThatTreeWithoutGitDir) {
 
 TEST_F(BuilderTest, AddGitKeepGitDir) {
   worker_.AddGitRef("git://example.com/r", "", std::string(40, 'b'), {{"/a", FakeFile{"A"}}});
-  BuildResult r = MustBuild("FROM busybox\nADD --keep-git-dir=true git://example.com/r /src/\n");
+  BuildResult r = MustBuild("FROM busybox\nADD --keep-git-dir git://example.com/r /src/\n");
   EXPECT_EQ(Read(r, "/src/a"), "A");
   EXPECT_EQ(Read(r, "/src/.git/HEAD"), std::string(40, 'b') + "\n");
 }
