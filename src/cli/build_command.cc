@@ -1,6 +1,5 @@
 // kiln build: docker build / buildx build flags over solver::Build.
 
-#include <dirent.h>
 #include <fcntl.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
@@ -166,25 +165,19 @@ void PrintWarnings(const std::vector<Warning>& warnings, ProgressMode mode) {
 Result<RunDir> OpenRunDir(const std::string& store_root) {
   std::string base = "/run/kiln/" + Digest::Of(store_root).Short();
   KILN_TRY(MakeDirs(base, 0700));
-  if (DIR* d = ::opendir(base.c_str())) {
-    std::vector<std::string> names;
-    while (struct dirent* de = ::readdir(d)) {
-      std::string n = de->d_name;
-      if (n != "." && n != "..") names.push_back(n);
-    }
-    ::closedir(d);
-    for (const auto& n : names) {
-      std::string dir = base + "/" + n;
-      auto probe = store::FileLock::Acquire(dir + "/lock", store::LockMode::kExclusive, store::LockWait::kTry);
-      if (!probe) continue;  // alive
-      exec::ExecOptions stale;
-      stale.state_dir = dir + "/runc";
-      stale.scratch_dir = dir + "/steps";
-      (void)exec::CleanupStale(stale);
-      (void)sys::UnmountAllUnder(dir);
-      ::umount2(dir.c_str(), MNT_DETACH);
-      (void)RemoveAll(dir);
-    }
+  KILN_TRY_ASSIGN(Fd base_fd, OpenFile(base, O_RDONLY | O_DIRECTORY));
+  KILN_TRY_ASSIGN(auto names, ListDirectory(base_fd.get(), base));
+  for (const auto& n : names) {
+    std::string dir = base + "/" + n;
+    auto probe = store::FileLock::Acquire(dir + "/lock", store::LockMode::kExclusive, store::LockWait::kTry);
+    if (!probe) continue;  // alive
+    exec::ExecOptions stale;
+    stale.state_dir = dir + "/runc";
+    stale.scratch_dir = dir + "/steps";
+    (void)exec::CleanupStale(stale);
+    (void)sys::UnmountAllUnder(dir);
+    ::umount2(dir.c_str(), MNT_DETACH);
+    (void)RemoveAll(dir);
   }
   RunDir run;
   run.path = base + "/" + RandomHex(6);
