@@ -1,22 +1,14 @@
 #include "registry/credentials.h"
 
-#include <fcntl.h>
-#include <poll.h>
-#include <signal.h>
-#include <spawn.h>
-#include <sys/stat.h>
-#include <sys/wait.h>
-#include <unistd.h>
-
-#include <cerrno>
 #include <cstdlib>
+#include <cstring>
+#include <optional>
 #include <nlohmann/json.hpp>
 
 #include "base/digest.h"
 #include "base/fs.h"
 #include "base/strings.h"
-
-extern char** environ;
+#include "sys/process.h"
 
 namespace kiln::registry {
 
@@ -63,73 +55,32 @@ std::string HelperFor(const json& config, std::string_view registry) {
 
 class ExecRunner : public CredentialHelperRunner {
  public:
-  explicit ExecRunner(std::string search_path) : search_path_(std::move(search_path)) {}
+  explicit ExecRunner(std::string search_path)
+      : search_path_(std::move(search_path)), processes_(sys::NewRealProcessRunner()) {}
 
   Result<std::string> Run(std::string_view helper, std::string_view verb,
                           std::string_view input) override {
     std::string name = "docker-credential-" + std::string(helper);
-    std::string path_env = search_path_;
-    if (path_env.empty()) {
-      const char* p = getenv("PATH");
-      path_env = p ? p : "/usr/local/bin:/usr/bin:/bin";
-    }
-    std::string exe;
-    for (const auto& dir : Split(path_env, ':')) {
-      std::string candidate = JoinPath(dir.empty() ? "." : dir, name);
-      if (access(candidate.c_str(), X_OK) == 0) {
-        exe = candidate;
-        break;
-      }
-    }
-    if (exe.empty())
+    auto exe = sys::LookPath(name, search_path_.empty() ? std::nullopt
+                                                        : std::optional<std::string_view>(search_path_));
+    if (!exe)
       return Fail(Error::NotFound(fmt::format("credential helper {} not found in PATH", name)));
-
-    int in[2], out[2];
-    if (pipe2(in, O_CLOEXEC) != 0) return Fail(Error::Errno("pipe", errno));
-    if (pipe2(out, O_CLOEXEC) != 0) {
-      close(in[0]);
-      close(in[1]);
-      return Fail(Error::Errno("pipe", errno));
-    }
-    Fd in_r(in[0]), in_w(in[1]), out_r(out[0]), out_w(out[1]);
-    posix_spawn_file_actions_t fa;
-    posix_spawn_file_actions_init(&fa);
-    posix_spawn_file_actions_adddup2(&fa, in_r.get(), 0);
-    posix_spawn_file_actions_adddup2(&fa, out_w.get(), 1);
-    posix_spawn_file_actions_adddup2(&fa, out_w.get(), 2);
-    std::string verb_s(verb);
-    char* argv[] = {exe.data(), verb_s.data(), nullptr};
-    pid_t pid = 0;
-    int rc = posix_spawn(&pid, exe.c_str(), &fa, nullptr, argv, environ);
-    posix_spawn_file_actions_destroy(&fa);
-    if (rc != 0) return Fail(Error::Io(exe, rc, "spawning"));
-    in_r.Reset();
-    out_w.Reset();
-    // Inputs are tiny (a URL or a small JSON object), well under the pipe
-    // buffer, so writing before reading cannot deadlock.
-    // A helper that exits without reading stdin must not kill us with SIGPIPE.
-    signal(SIGPIPE, SIG_IGN);
-    (void)WriteAll(in_w.get(), input, name);
-    in_w.Reset();
-    std::string output;
-    char buf[4096];
-    while (true) {
-      ssize_t n = read(out_r.get(), buf, sizeof buf);
-      if (n < 0 && errno == EINTR) continue;
-      if (n <= 0) break;
-      output.append(buf, n);
-    }
-    int status = 0;
-    while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
-    }
-    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+    // Only the verb goes on the command line; the server URL and any secret
+    // go through stdin, as the helper protocol has it.
+    sys::ProcessSpec spec{{*exe, std::string(verb)}};
+    spec.input = std::string(input);
+    auto out = processes_->Run(spec);
+    explicit_bzero(spec.input.data(), spec.input.size());
+    if (!out) return Fail(std::move(out).error().Wrap("running {} {}", name, verb));
+    if (!out->status.success())
       return Fail(Error(ErrorCode::kAuth, fmt::format("{} {} failed: {}", name, verb,
-                                                      TrimSpace(output))));
-    return output;
+                                                      TrimSpace(out->out + out->err))));
+    return std::move(out->out);
   }
 
  private:
   std::string search_path_;
+  std::unique_ptr<sys::ProcessRunner> processes_;
 };
 
 }  // namespace

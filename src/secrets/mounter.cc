@@ -1,7 +1,6 @@
 #include "secrets/mounter.h"
 
 #include <fcntl.h>
-#include <sys/mount.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -10,6 +9,7 @@
 
 #include "base/fs.h"
 #include "base/strings.h"
+#include "sys/mounts.h"
 
 namespace kiln::secrets {
 
@@ -76,12 +76,9 @@ Result<void> StepSecrets::Cleanup() {
   }
   files_.clear();
   if (mounted_) {
-    if (umount2(dir_.c_str(), 0) != 0) {
-      // Something (a leaked bind mount) still holds it: detach so it goes
-      // away once released; the files are already zeroed.
-      int err = errno;
-      if (umount2(dir_.c_str(), MNT_DETACH) != 0) note(Fail(Error::Io(dir_, err, "unmount")));
-    }
+    // Something (a leaked bind mount) may still hold it: it is then
+    // detached and goes away once released; the files are already zeroed.
+    note(sys::Unmount(dir_, sys::UnmountMode::kRetryThenDetach));
     mounted_ = false;
   }
   if (!dir_.empty()) {
@@ -151,12 +148,9 @@ Result<StepSecrets> SecretMounter::Prepare(const std::vector<SecretMountRequest>
   // Room for every file plus one page each; tmpfs rounds to pages.
   size_t size = total + 4096 * (plan.size() + 4);
   std::string opts = fmt::format("mode=0700,size={},nr_inodes={}", size, plan.size() + 16);
-  if (mount("tmpfs", dir.c_str(), "tmpfs", MS_NODEV | MS_NOSUID | MS_NOEXEC, opts.c_str()) != 0)
-    return Fail(Error::Io(dir, errno, "mount tmpfs on"));
+  // Private: not shared with the host's mount namespace peers.
+  KILN_TRY(sys::MountTmpfs(dir, opts, sys::TmpfsExec::kDeny));
   out.mounted_ = true;
-  // Not shared with the host's mount namespace peers.
-  if (mount(nullptr, dir.c_str(), nullptr, MS_PRIVATE, nullptr) != 0)
-    return Fail(Error::Io(dir, errno, "make private"));
 
   // 3. Exactly one file per mount, named by position so ids never form paths.
   int n = 0;

@@ -7,25 +7,16 @@
 
 #include "base/fs.h"
 #include "base/strings.h"
+#include "sys/mounts.h"
 
 namespace kiln::secrets {
 namespace {
 
-// Mount points listed in /proc/self/mountinfo (field 5).
-std::vector<std::string> MountPoints() {
-  auto text = ReadFile("/proc/self/mountinfo");
-  std::vector<std::string> out;
-  if (!text) return out;
-  for (const auto& line : Split(*text, '\n')) {
-    auto f = Split(line, ' ');
-    if (f.size() > 4) out.push_back(f[4]);
-  }
-  return out;
-}
-
 bool IsMounted(const std::string& path) {
-  for (const auto& m : MountPoints())
-    if (m == path) return true;
+  auto mounts = sys::ListMounts();
+  EXPECT_TRUE(mounts);
+  for (const auto& m : mounts ? *mounts : std::vector<sys::MountInfo>{})
+    if (m.mount_point == path) return true;
   return false;
 }
 
@@ -99,6 +90,30 @@ TEST_F(SecretMounterTest, WritesOneFilePerMountWithModeAndOwner) {
   EXPECT_TRUE(step->mounts().empty());
   EXPECT_TRUE(step->env().empty());
   EXPECT_TRUE(step->Cleanup());  // idempotent
+}
+
+TEST_F(SecretMounterTest, TmpfsIsNodevNosuidNoexecPrivateAndGoneAfterCleanup) {
+  SecretMounter m(dir_->path());
+  auto step = m.Prepare({{.id = "npm"}}, store_);
+  ASSERT_TRUE(step) << step.error().Render();
+  std::string dir = step->dir();
+  auto mounts = sys::ListMounts();
+  ASSERT_TRUE(mounts) << mounts.error().Render();
+  std::vector<sys::MountInfo> at_dir;
+  for (const auto& mi : *mounts)
+    if (mi.mount_point == dir) at_dir.push_back(mi);
+  ASSERT_EQ(at_dir.size(), 1u);
+  EXPECT_EQ(at_dir[0].fstype, "tmpfs");
+  EXPECT_EQ(at_dir[0].options, "rw,nosuid,nodev,noexec,relatime");
+  // No "shared:N": nothing mounted here propagates to other namespaces.
+  EXPECT_EQ(at_dir[0].propagation, "");
+
+  ASSERT_TRUE(step->Cleanup());
+  auto after = sys::MountsUnder(dir_->path());
+  ASSERT_TRUE(after) << after.error().Render();
+  EXPECT_EQ(*after, std::vector<std::string>{});
+  EXPECT_EQ(*ListDirectory(OpenFile(dir_->path(), O_RDONLY | O_DIRECTORY)->get()),
+            std::vector<std::string>{});
 }
 
 TEST_F(SecretMounterTest, EnvOnlyHasNoFileAndNoTmpfs) {

@@ -1,6 +1,5 @@
 #include "secrets/scanner.h"
 
-#include <dirent.h>
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <sys/xattr.h>
@@ -244,24 +243,7 @@ class DirWalker {
       : scanner_(scanner), root_(std::move(root)) {}
 
   Result<void> Walk(int dir_fd, const std::string& rel) {
-    int dup_fd = dup(dir_fd);
-    if (dup_fd < 0) return Fail(Error::Io(Display(rel), errno, "dup"));
-    DIR* d = fdopendir(dup_fd);
-    if (!d) {
-      int err = errno;
-      close(dup_fd);
-      return Fail(Error::Io(Display(rel), err, "opendir"));
-    }
-    std::vector<std::string> names;
-    errno = 0;
-    while (struct dirent* e = readdir(d)) {
-      std::string n = e->d_name;
-      if (n != "." && n != "..") names.push_back(std::move(n));
-    }
-    int err = errno;
-    closedir(d);
-    if (err != 0) return Fail(Error::Io(Display(rel), err, "readdir"));
-    std::sort(names.begin(), names.end());
+    KILN_TRY_ASSIGN(std::vector<std::string> names, ListDirectory(dir_fd, Display(rel)));
     for (const auto& name : names) {
       std::string child = rel.empty() ? name : rel + "/" + name;
       KILN_TRY(Entry(dir_fd, name, child));

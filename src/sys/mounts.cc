@@ -84,8 +84,9 @@ Result<void> Unmount(const std::string& target, UnmountMode mode) {
   return Ok();
 }
 
-Result<void> MountTmpfs(const std::string& target, const std::string& options) {
-  KILN_TRY(Mount("tmpfs", target, "tmpfs", MS_NOSUID | MS_NODEV, options));
+Result<void> MountTmpfs(const std::string& target, const std::string& options, TmpfsExec exec) {
+  unsigned long flags = MS_NOSUID | MS_NODEV | (exec == TmpfsExec::kDeny ? MS_NOEXEC : 0);
+  KILN_TRY(Mount("tmpfs", target, "tmpfs", flags, options));
   // A new mount inherits its parent's propagation; make it private at once.
   auto r = Mount("", target, "", MS_PRIVATE);
   if (!r) (void)umount2(target.c_str(), MNT_DETACH);
@@ -168,6 +169,8 @@ Result<std::vector<MountInfo>> ParseMountInfo(std::string_view text) {
     m.mount_point = Unescape(f[4]);
     m.fstype = Unescape(*(sep + 1));
     m.source = Unescape(*(sep + 2));
+    m.options = f[5];
+    m.propagation = Join(std::vector<std::string>(f.begin() + 6, sep), " ");
     out.push_back(std::move(m));
   }
   return out;

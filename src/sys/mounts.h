@@ -36,11 +36,14 @@ enum class UnmountMode {
 // exec (WaitForSpawns), since each holds copies of kiln's fds until then.
 [[nodiscard]] Result<void> Unmount(const std::string& target, UnmountMode mode = UnmountMode::kNormal);
 
-// A tmpfs (nosuid,nodev) at `target`, e.g. options "size=64m,mode=0700",
-// made private: nothing mounted below it propagates to other mount
-// namespaces (containers being created) or back, even where its parent is
-// a shared mount (systemd makes / shared).
-[[nodiscard]] Result<void> MountTmpfs(const std::string& target, const std::string& options);
+// A tmpfs (nosuid,nodev; noexec with TmpfsExec::kDeny) at `target`, e.g.
+// options "size=64m,mode=0700", made private: nothing mounted below it
+// propagates to other mount namespaces (containers being created) or back,
+// even where its parent is a shared mount (systemd makes / shared). On
+// error nothing stays mounted. Errors: kIo/kNotFound with errno.
+enum class TmpfsExec { kAllow, kDeny };
+[[nodiscard]] Result<void> MountTmpfs(const std::string& target, const std::string& options,
+                                      TmpfsExec exec = TmpfsExec::kAllow);
 
 // An overlay at `target`: `lowerdirs` top-most first (overlay's order),
 // `upperdir`/`workdir` on the same filesystem. Uses the new mount API with
@@ -83,6 +86,9 @@ struct MountInfo {
   std::string mount_point;  // unescaped
   std::string fstype;
   std::string source;
+  std::string options;     // per-mount options, e.g. "rw,nosuid,nodev,relatime"
+  // Propagation tags, e.g. "shared:1 master:2"; empty for a private mount.
+  std::string propagation;
   bool operator==(const MountInfo&) const = default;
 };
 

@@ -22,8 +22,9 @@ TEST(MountInfoTest, ParsesAndUnescapes) {
       "41 31 0:38 / /tmp/a\\040b rw shared:1 master:2 - tmpfs my\\134src rw\n");
   ASSERT_TRUE(m) << m.error().Render();
   ASSERT_EQ(m->size(), 2u);
-  EXPECT_EQ((*m)[0], (MountInfo{22, 27, "/", "/proc", "proc", "proc"}));
-  EXPECT_EQ((*m)[1], (MountInfo{41, 31, "/", "/tmp/a b", "tmpfs", "my\\src"}));
+  EXPECT_EQ((*m)[0], (MountInfo{22, 27, "/", "/proc", "proc", "proc", "rw,relatime", ""}));
+  EXPECT_EQ((*m)[1], (MountInfo{41, 31, "/", "/tmp/a b", "tmpfs", "my\\src", "rw",
+                                "shared:1 master:2"}));
 }
 
 TEST(MountInfoTest, MalformedLineIsSyntaxError) {
@@ -100,17 +101,27 @@ TEST_F(MountTest, ErrorsNameTarget) {
   EXPECT_EQ(none.error().message(), "overlay on " + P("root") + " needs at least one lower layer");
 }
 
-// The optional fields ("shared:N", "master:N") of `dir`'s line in
-// /proc/self/mountinfo, or "<none>" when it is not a mount point.
-std::string PropagationOf(const std::string& dir) {
-  for (const auto& line : Split(*ReadFile("/proc/self/mountinfo"), '\n')) {
-    auto f = Split(line, ' ');
-    if (f.size() < 7 || f[4] != dir) continue;
-    std::vector<std::string> opt;
-    for (size_t i = 6; i < f.size() && f[i] != "-"; ++i) opt.push_back(f[i]);
-    return Join(opt, " ");
-  }
-  return "<none>";
+// `dir`'s line in /proc/self/mountinfo (the last, topmost one), or an
+// empty MountInfo when it is not a mount point.
+MountInfo MountAt(const std::string& dir) {
+  MountInfo found;
+  auto mounts = ListMounts();
+  EXPECT_TRUE(mounts);
+  if (!mounts) return found;
+  for (const auto& m : *mounts)
+    if (m.mount_point == dir) found = m;
+  return found;
+}
+
+TEST_F(MountTest, TmpfsFlags) {
+  ASSERT_TRUE(MakeDirs(P("exec")));
+  ASSERT_TRUE(MakeDirs(P("noexec")));
+  ASSERT_TRUE(MountTmpfs(P("exec"), "size=1m"));
+  ASSERT_TRUE(MountTmpfs(P("noexec"), "size=1m", TmpfsExec::kDeny));
+  EXPECT_EQ(MountAt(P("exec")).options, "rw,nosuid,nodev,relatime");
+  EXPECT_EQ(MountAt(P("noexec")).options, "rw,nosuid,nodev,noexec,relatime");
+  EXPECT_EQ(MountAt(P("noexec")).fstype, "tmpfs");
+  EXPECT_EQ(MountAt(P("noexec")).propagation, "");
 }
 
 TEST_F(MountTest, TmpfsIsPrivateUnderASharedParent) {
@@ -119,10 +130,11 @@ TEST_F(MountTest, TmpfsIsPrivateUnderASharedParent) {
   ASSERT_TRUE(MakeDirs(P("parent")));
   ASSERT_TRUE(MountTmpfs(P("parent"), "size=1m"));
   ASSERT_TRUE(Mount("", P("parent"), "", MS_SHARED));
-  ASSERT_TRUE(StartsWith(PropagationOf(P("parent")), "shared:"));
+  ASSERT_TRUE(StartsWith(MountAt(P("parent")).propagation, "shared:"));
   ASSERT_TRUE(MakeDirs(P("parent/child")));
   ASSERT_TRUE(MountTmpfs(P("parent/child"), "size=1m"));
-  EXPECT_EQ(PropagationOf(P("parent/child")), "");
+  EXPECT_EQ(MountAt(P("parent/child")).mount_point, P("parent/child"));
+  EXPECT_EQ(MountAt(P("parent/child")).propagation, "");
 }
 
 TEST_F(MountTest, OpenOverlayIsADetachedMount) {
@@ -194,13 +206,13 @@ TEST_F(MountTest, RetryThenDetachOutlastsABusyMount) {
   });
   ASSERT_TRUE(Unmount(P("busy"), UnmountMode::kRetryThenDetach));
   closer.join();
-  EXPECT_EQ(PropagationOf(P("busy")), "<none>");
+  EXPECT_EQ(MountAt(P("busy")).mount_point, "");
   // Busy for good: detached lazily, still no error.
   ASSERT_TRUE(MountTmpfs(P("busy"), "size=1m"));
   auto held = OpenFile(P("busy"), O_RDONLY | O_DIRECTORY);
   ASSERT_TRUE(held);
   ASSERT_TRUE(Unmount(P("busy"), UnmountMode::kRetryThenDetach));
-  EXPECT_EQ(PropagationOf(P("busy")), "<none>");
+  EXPECT_EQ(MountAt(P("busy")).mount_point, "");
 }
 
 }  // namespace

@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <spawn.h>
 #include <sys/stat.h>
@@ -28,6 +29,28 @@ namespace {
 // Held shared by every posix_spawn in flight, exclusively by WaitForSpawns.
 std::shared_mutex g_spawning;
 
+// write(2) that reports a reader gone as EPIPE without raising SIGPIPE,
+// whose default action would kill kiln: SIGPIPE is blocked on this thread
+// for the write and a SIGPIPE the write raised is consumed.
+ssize_t WriteNoSigpipe(int fd, std::string_view data) {
+  sigset_t pipe_set, old_mask, pending;
+  sigemptyset(&pipe_set);
+  sigaddset(&pipe_set, SIGPIPE);
+  pthread_sigmask(SIG_BLOCK, &pipe_set, &old_mask);
+  sigpending(&pending);
+  bool was_pending = sigismember(&pending, SIGPIPE) == 1;
+  ssize_t w = write(fd, data.data(), data.size());
+  int err = errno;
+  if (w < 0 && err == EPIPE && !was_pending) {
+    timespec zero{};
+    while (sigtimedwait(&pipe_set, nullptr, &zero) < 0 && errno == EINTR) {
+    }
+  }
+  pthread_sigmask(SIG_SETMASK, &old_mask, nullptr);
+  errno = err;
+  return w;
+}
+
 // NULL-terminated char* views of a string vector, valid while `v` lives.
 std::vector<char*> CStrings(const std::vector<std::string>& v) {
   std::vector<char*> out;
@@ -39,13 +62,17 @@ std::vector<char*> CStrings(const std::vector<std::string>& v) {
 
 class RealProcess : public Process {
  public:
-  RealProcess(pid_t pid, Fd out, Fd err) : pid_(pid) {
+  // `in` is the write end of the child's stdin pipe (invalid for
+  // /dev/null), to be fed `input`.
+  RealProcess(pid_t pid, Fd in, std::string input, Fd out, Fd err)
+      : pid_(pid), in_(std::move(in)), input_(std::move(input)) {
     fds_[0] = std::move(out);
     fds_[1] = std::move(err);
     // Readable once the child exits (Linux 5.3); without it Wait polls.
     pidfd_ = Fd(static_cast<int>(syscall(SYS_pidfd_open, pid, 0)));
   }
   ~RealProcess() override {
+    CloseInput();
     if (reaped_) return;
     kill(-pid_, SIGKILL);
     kill(pid_, SIGKILL);
@@ -70,13 +97,17 @@ class RealProcess : public Process {
     while (fds_[0].valid() || fds_[1].valid()) {
       if (mode == WaitMode::kInterruptible && Interrupted())
         return Fail(Error(ErrorCode::kInterrupted, "interrupted"));
-      std::array<pollfd, 3> pfds{};
+      std::array<pollfd, 4> pfds{};
       nfds_t n = 0;
-      std::array<int, 3> which{};
+      std::array<int, 4> which{};
       for (int i = 0; i < 2; ++i) {
         if (!fds_[i].valid()) continue;
         pfds[n] = {fds_[i].get(), POLLIN, 0};
         which[n++] = i;
+      }
+      if (in_.valid()) {
+        pfds[n] = {in_.get(), POLLOUT, 0};
+        which[n++] = kStdin;
       }
       if (mode == WaitMode::kInterruptible) {
         pfds[n] = {InterruptFd(), POLLIN, 0};
@@ -89,6 +120,10 @@ class RealProcess : public Process {
       }
       for (nfds_t k = 0; k < n; ++k) {
         if (which[k] < 0 || pfds[k].revents == 0) continue;
+        if (which[k] == kStdin) {
+          FeedInput();
+          continue;
+        }
         Fd& fd = fds_[which[k]];
         ssize_t got = read(fd.get(), buf.data(), buf.size());
         if (got < 0 && (errno == EINTR || errno == EAGAIN)) continue;
@@ -99,6 +134,9 @@ class RealProcess : public Process {
         if (on_output) on_output(std::string_view(buf.data(), got), which[k] + 1);
       }
     }
+    // The child closed its output; it gets EOF on stdin rather than wait
+    // for input it may never read.
+    CloseInput();
     int st = 0;
     for (;;) {
       if (mode == WaitMode::kInterruptible && Interrupted())
@@ -120,7 +158,28 @@ class RealProcess : public Process {
   }
 
  private:
+  static constexpr int kStdin = 2;
+
+  // Writes what the pipe takes of the rest of `input_`; closes stdin when
+  // all is written or the child has closed its end.
+  void FeedInput() {
+    std::string_view rest = std::string_view(input_).substr(written_);
+    ssize_t w = WriteNoSigpipe(in_.get(), rest.substr(0, 65536));
+    if (w < 0 && (errno == EINTR || errno == EAGAIN)) return;
+    if (w > 0) written_ += static_cast<size_t>(w);
+    if (w < 0 || written_ == input_.size()) CloseInput();
+  }
+
+  void CloseInput() {
+    in_.Reset();
+    explicit_bzero(input_.data(), input_.size());
+    input_.clear();
+  }
+
   pid_t pid_;
+  Fd in_;
+  std::string input_;
+  size_t written_ = 0;
   std::array<Fd, 2> fds_;
   Fd pidfd_;
   bool reaped_ = false;
@@ -141,12 +200,23 @@ class RealProcessRunner : public ProcessRunner {
     Fd out_r(out_pipe[0]), out_w(out_pipe[1]);
     if (pipe2(err_pipe, O_CLOEXEC) < 0) return Fail(Error::Errno("pipe", errno));
     Fd err_r(err_pipe[0]), err_w(err_pipe[1]);
-    KILN_TRY_ASSIGN(Fd null_fd, OpenFile("/dev/null", O_RDONLY));
+    Fd in_r, in_w;
+    if (spec.input.empty()) {
+      KILN_TRY_ASSIGN(in_r, OpenFile("/dev/null", O_RDONLY));
+    } else {
+      int in_pipe[2];
+      if (pipe2(in_pipe, O_CLOEXEC) < 0) return Fail(Error::Errno("pipe", errno));
+      in_r = Fd(in_pipe[0]);
+      in_w = Fd(in_pipe[1]);
+      // Wait() polls it alongside the output pipes.
+      if (fcntl(in_w.get(), F_SETFL, O_NONBLOCK) < 0) return Fail(Error::Errno("fcntl", errno));
+    }
 
-    // Step 1: the child's fds: 0 = /dev/null, 1/2 = pipes, nothing else.
+    // Step 1: the child's fds: 0 = /dev/null or the input pipe, 1/2 =
+    // pipes, nothing else.
     posix_spawn_file_actions_t actions;
     posix_spawn_file_actions_init(&actions);
-    posix_spawn_file_actions_adddup2(&actions, null_fd.get(), 0);
+    posix_spawn_file_actions_adddup2(&actions, in_r.get(), 0);
     posix_spawn_file_actions_adddup2(&actions, out_w.get(), 1);
     posix_spawn_file_actions_adddup2(&actions, err_w.get(), 2);
     posix_spawn_file_actions_addclosefrom_np(&actions, 3);
@@ -184,7 +254,8 @@ class RealProcessRunner : public ProcessRunner {
       if (!spec.cwd.empty()) e.Wrap("starting {} in {}", Quote(spec.argv[0]), spec.cwd);
       return Fail(std::move(e));
     }
-    return std::unique_ptr<Process>(new RealProcess(pid, std::move(out_r), std::move(err_r)));
+    return std::unique_ptr<Process>(
+        new RealProcess(pid, std::move(in_w), spec.input, std::move(out_r), std::move(err_r)));
   }
 };
 

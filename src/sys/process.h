@@ -2,7 +2,8 @@
 
 // Spawning child processes: the one place kiln starts programs (runc, and
 // helpers in tests). Children get exactly fds 0, 1 and 2 — stdin from
-// /dev/null, stdout and stderr as pipes read live by the parent — so no kiln
+// /dev/null or a pipe fed by the parent, stdout and stderr as pipes read live
+// by the parent — so no kiln
 // fd ever leaks into a child (runc CVE-2024-21626 class). Children run in
 // their own process group with default signal dispositions and an empty
 // signal mask, so a terminal's Ctrl-C reaches kiln only and kiln decides how
@@ -28,6 +29,12 @@ struct ProcessSpec {
   std::optional<std::vector<std::string>> env = std::nullopt;
   // Working directory; empty keeps kiln's.
   std::string cwd = {};
+  // Bytes for the child's stdin, which is closed after them; empty gives
+  // /dev/null (the same EOF). Wait() writes them while it reads output, so
+  // a child that writes before it has read everything cannot deadlock; a
+  // child that exits without reading them is not an error. The copy the
+  // Process keeps is zeroed once written, as it may be a credential.
+  std::string input = {};
 };
 
 // How a process ended. `signal` is 0 for a normal exit; for a child killed
@@ -60,8 +67,8 @@ class Process {
  public:
   virtual ~Process() = default;
   virtual pid_t pid() const = 0;
-  // Pumps stdout/stderr into `on_output` (may be empty: output is dropped)
-  // until both close and the child exits. Errors: kInterrupted (see
+  // Feeds ProcessSpec::input and pumps stdout/stderr into `on_output` (may
+  // be empty: output is dropped) until both close and the child exits. Errors: kInterrupted (see
   // WaitMode), kIo when polling or waitpid fails.
   [[nodiscard]] virtual Result<ExitStatus> Wait(const OutputFn& on_output,
                                                 WaitMode mode = WaitMode::kUninterruptible) = 0;

@@ -44,6 +44,55 @@ TEST(ProcessTest, ChildSeesOnlyStdio) {
   EXPECT_EQ(out->out, "0\n1\n2\n3\n");
 }
 
+TEST(ProcessTest, InputIsFedOnStdinThenClosed) {
+  auto runner = NewRealProcessRunner();
+  ProcessSpec spec{{"/bin/sh", "-c", "read a; echo \"got $a\"; cat; echo end"}};
+  spec.input = "first\nsecond\n";
+  auto out = runner->Run(spec);
+  ASSERT_TRUE(out) << out.error().Render();
+  EXPECT_EQ(out->out, "got first\nsecond\nend\n");
+  EXPECT_TRUE(out->status.success());
+  // Without input, stdin is at EOF at once.
+  auto none = runner->Run({{"/bin/cat"}});
+  ASSERT_TRUE(none) << none.error().Render();
+  EXPECT_EQ(none->out, "");
+}
+
+TEST(ProcessTest, LargeInputAndOutputDoNotDeadlock) {
+  // 4 MiB each way: far past both pipe buffers, so the input has to be fed
+  // while the output is read.
+  std::string big;
+  for (int i = 0; big.size() < (4u << 20); ++i) big += fmt::format("line {}\n", i);
+  auto runner = NewRealProcessRunner();
+  ProcessSpec spec{{"/bin/cat"}};
+  spec.input = big;
+  auto out = runner->Run(spec);
+  ASSERT_TRUE(out) << out.error().Render();
+  EXPECT_EQ(out->out.size(), big.size());
+  EXPECT_TRUE(out->out == big);
+}
+
+TEST(ProcessTest, ChildThatIgnoresInputIsFine) {
+  // The child exits without reading: writing the rest fails with EPIPE,
+  // which must neither fail Run nor raise SIGPIPE in this process.
+  auto runner = NewRealProcessRunner();
+  ProcessSpec spec{{"/bin/sh", "-c", "exec 0<&-; echo done"}};
+  spec.input = std::string(1 << 20, 'x');
+  auto out = runner->Run(spec);
+  ASSERT_TRUE(out) << out.error().Render();
+  EXPECT_EQ(out->out, "done\n");
+  EXPECT_EQ(out->status, (ExitStatus{0, 0}));
+}
+
+TEST(ProcessTest, ChildWithInputSeesOnlyStdio) {
+  auto runner = NewRealProcessRunner();
+  ProcessSpec spec{{"/bin/sh", "-c", "cat >/dev/null; ls /proc/self/fd"}};
+  spec.input = "x";
+  auto out = runner->Run(spec);
+  ASSERT_TRUE(out) << out.error().Render();
+  EXPECT_EQ(out->out, "0\n1\n2\n3\n");
+}
+
 TEST(ProcessTest, SignalledChildReportsSignal) {
   auto runner = NewRealProcessRunner();
   auto out = runner->Run({{"/bin/sh", "-c", "kill -9 $$"}});
