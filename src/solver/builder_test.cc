@@ -1202,6 +1202,12 @@ TEST_F(BuilderTest, AddGitCacheKeyIsTheCommit) {
   worker_.ClearCommands();
   MustBuild(df);
   EXPECT_EQ(worker_.argvs_ran(), (std::vector<std::string>{}));
+  // The second build only asked which commit main is: no clone. The clone
+  // is of the commit the key was made from.
+  EXPECT_EQ(worker_.fetches(),
+            (std::vector<std::string>{"ls-remote git://example.com/r#main",
+                                      "git git://example.com/r#" + std::string(40, 'a'),
+                                      "ls-remote git://example.com/r#main"}));
   worker_.AddGitRef("git://example.com/r", "main", std::string(40, 'c'), {{"/a", FakeFile{"A2"}}});
   BuildResult r = MustBuild(df);
   EXPECT_EQ(worker_.argvs_ran(), (std::vector<std::string>{"/bin/sh -c after"}));

@@ -218,13 +218,16 @@ class StageBuilder {
     std::string src;  // as written, for messages
     SourceKind kind;
     std::optional<Digest> checksum;        // --checksum
-    std::optional<FetchedSource> fetched;  // unset while a --checksum defers the download
+    std::optional<FetchedSource> fetched;  // unset until fetched on a cache miss (git, --checksum)
+    std::string commit;                    // git: the commit the ref resolved to
+    bool keep_git_dir = false;
     std::string record;                    // its line of the cache key record
   };
-  // Classifies and, unless a --checksum lets the cache decide first, fetches.
+  // Makes the cache record of a remote source: downloads a URL without
+  // --checksum, resolves a git ref to its commit.
   Result<RemoteAdd> FetchRemote(const std::string& src, const SourceKind& kind, const df::CopyArgs& args,
                                 const SourceLoc& loc);
-  // Copies a fetched source to `dest` in the root (downloading it first when
+  // Copies a remote source to `dest` in the root (fetching it first when
   // deferred, then checking --checksum).
   Result<void> CopyRemote(RemoteAdd& remote, int root_fd, const std::string& dest, const CopyOptions& opt);
   std::vector<std::string> RunEnv() const;
@@ -329,7 +332,8 @@ const LocalContext* StageBuilder::FindLocalContext(const std::string& name) cons
 Result<ImageState> StageBuilder::ImageFromContext(const std::string& name, const LocalContext& context,
                                                   std::string* key) {
   ExcludeFn excluded = [&context](const std::string& p) { return context.ignore.Matches(p); };
-  KILN_TRY_ASSIGN(Digest content, HashPath(context.fd.get(), ".", excluded));
+  ExcludeFn can_skip_dir = [&context](const std::string& p) { return context.ignore.CanSkipDir(p); };
+  KILN_TRY_ASSIGN(Digest content, HashPath(context.fd.get(), ".", excluded, can_skip_dir));
   *key = ChainKey("context:" + name, content.str());
   Worker& worker = shared_.worker;
   ImageState image;
@@ -339,6 +343,7 @@ Result<ImageState> StageBuilder::ImageFromContext(const std::string& name, const
     KILN_TRY_ASSIGN(auto rootfs, worker.Mount({}));
     CopyOptions opt;
     opt.excluded = excluded;
+    opt.can_skip_dir = can_skip_dir;
     KILN_TRY(CopyPath(context.fd.get(), ".", rootfs->fd(), "/", DestKind::kDirectory, opt));
     KILN_TRY_ASSIGN(Commit commit, worker.CommitRootfs(std::move(rootfs), Digest(), CommitOptions{}));
     KILN_TRY(worker.CachePut(*key, commit));
@@ -374,25 +379,34 @@ Result<StageBuilder::RemoteAdd> StageBuilder::FetchRemote(const std::string& src
     remote.fetched = std::move(*fetched);
     return remote;
   }
+  // BuildKit keys a git source by the commit its ref resolves to, and
+  // clones only on a cache miss.
   GitSource git = kind.git;
   git.keep_git_dir = args.keep_git_dir;
-  auto fetched = worker.FetchGit(git);
-  if (!fetched) return Fail(std::move(fetched).error().At(loc));
-  if (!args.checksum.empty() && args.checksum != fetched->commit)
+  auto commit = worker.ResolveGit(git);
+  if (!commit) return Fail(std::move(commit).error().At(loc));
+  if (!args.checksum.empty() && args.checksum != *commit)
     return Fail(
         Error(ErrorCode::kDigestMismatch, fmt::format("checksum mismatch for {}: expected commit {}, got {}",
-                                                      RedactUrl(src), args.checksum, fetched->commit))
+                                                      RedactUrl(src), args.checksum, *commit))
             .At(loc));
   remote.record = fmt::format("git {} ref={} subdir={} keep-git-dir={} commit={}\n", git.remote, git.ref,
-                              kind.subdir, git.keep_git_dir, fetched->commit);
-  remote.fetched = std::move(*fetched);
+                              kind.subdir, git.keep_git_dir, *commit);
+  remote.commit = *commit;
+  remote.keep_git_dir = git.keep_git_dir;
   return remote;
 }
 
 Result<void> StageBuilder::CopyRemote(RemoteAdd& remote, int root_fd, const std::string& dest,
                                       const CopyOptions& opt) {
-  if (!remote.fetched) {
+  if (!remote.fetched && remote.kind.kind == SourceKind::Kind::kHttp) {
     KILN_TRY_ASSIGN(remote.fetched, shared_.worker.FetchUrl(remote.src, remote.kind.filename));
+  } else if (!remote.fetched) {
+    // The commit the key was made from, not whatever the ref names now.
+    GitSource git = remote.kind.git;
+    git.ref = remote.commit;
+    git.keep_git_dir = remote.keep_git_dir;
+    KILN_TRY_ASSIGN(remote.fetched, shared_.worker.FetchGit(git));
   }
   if (remote.checksum && remote.fetched->digest != *remote.checksum)
     return Fail(Error(ErrorCode::kDigestMismatch,
@@ -995,12 +1009,15 @@ Result<void> StageBuilder::DoCopy(const df::Instruction& ins, bool is_add) {
   KILN_TRY_ASSIGN(df::Matcher exclude_matcher, df::Matcher::Parse(Join(excludes, "\n"), "--exclude"));
   // .dockerignore matches context paths; --exclude matches paths relative
   // to the source being copied (BuildKit's copy ExcludePatterns), and a
-  // wildcard's matches by their base name.
-  auto excluded_under = [ignore, &exclude_matcher](std::string root) -> ExcludeFn {
-    return [ignore, &exclude_matcher, root](const std::string& p) {
-      if (ignore && ignore->Matches(p)) return true;
-      if (root == ".") return exclude_matcher.Matches(p);
-      return p.starts_with(root + "/") && exclude_matcher.Matches(p.substr(root.size() + 1));
+  // wildcard's matches by their base name. With `test` CanSkipDir it says
+  // whether either matcher leaves out everything below a directory.
+  using MatcherTest = bool (df::Matcher::*)(std::string_view) const;
+  auto excluded_under = [ignore, &exclude_matcher](std::string root,
+                                                   MatcherTest test = &df::Matcher::Matches) -> ExcludeFn {
+    return [ignore, &exclude_matcher, root, test](const std::string& p) {
+      if (ignore && (ignore->*test)(p)) return true;
+      if (root == ".") return (exclude_matcher.*test)(p);
+      return p.starts_with(root + "/") && (exclude_matcher.*test)(p.substr(root.size() + 1));
     };
   };
 
@@ -1016,6 +1033,7 @@ Result<void> StageBuilder::DoCopy(const df::Instruction& ins, bool is_add) {
                                    JsonArray(excludes));
   std::vector<std::string> sources;
   std::vector<ExcludeFn> source_excludes;  // one per source
+  std::vector<ExcludeFn> source_skip_dirs;  // one per source
   std::vector<const df::Heredoc*> heredocs;
   std::vector<RemoteAdd> remotes;
   for (const auto& src : args.sources) {
@@ -1056,10 +1074,12 @@ Result<void> StageBuilder::DoCopy(const df::Instruction& ins, bool is_add) {
     }
     for (auto& m : *matches) {
       ExcludeFn excluded = excluded_under(m);
-      KILN_TRY_ASSIGN(Digest d, HashPath(source_fd, m, excluded));
+      ExcludeFn can_skip_dir = excluded_under(m, &df::Matcher::CanSkipDir);
+      KILN_TRY_ASSIGN(Digest d, HashPath(source_fd, m, excluded, can_skip_dir));
       record += fmt::format("src {} {}\n", m, d.str());
       sources.push_back(std::move(m));
       source_excludes.push_back(std::move(excluded));
+      source_skip_dirs.push_back(std::move(can_skip_dir));
     }
   }
   if (sources.size() + heredocs.size() + remotes.size() > 1 && !dest.ends_with('/'))
@@ -1083,6 +1103,7 @@ Result<void> StageBuilder::DoCopy(const df::Instruction& ins, bool is_add) {
     for (size_t i = 0; i < sources.size(); ++i) {
       const std::string& src = sources[i];
       opt.excluded = source_excludes[i];
+      opt.can_skip_dir = source_skip_dirs[i];
       std::string target = dest;
       if (args.parents) target = JoinPath(dest, Dirname("/" + src)) + "/";
       if (is_add && !from_image) {

@@ -183,6 +183,14 @@ class Worker {
     return Fail(Error::Unsupported(fmt::format("this worker cannot download {}", url)));
   }
 
+  // The commit `source.ref` ("" for HEAD) names on the remote now (git
+  // ls-remote), so the cache key is known without a clone; a full commit id
+  // is returned as is. kNotFound when the remote has no such ref, kNetwork
+  // when it cannot be read. The default is kUnsupported.
+  virtual Result<std::string> ResolveGit(const GitSource& source) {
+    return Fail(Error::Unsupported(fmt::format("this worker cannot read {}", source.remote)));
+  }
+
   // Checks out `source` at `source.ref` (shallow) into a fresh directory,
   // without .git unless `keep_git_dir`. kNotFound when the ref does not
   // exist, kNetwork when the remote cannot be read. The default is

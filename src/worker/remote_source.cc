@@ -6,6 +6,7 @@
 
 #include <cstdlib>
 #include <ctime>
+#include <map>
 
 #include "base/digest.h"
 #include "base/fs.h"
@@ -95,6 +96,25 @@ bool IsCommitId(std::string_view ref) {
 
 }  // namespace
 
+Result<std::string> ResolveGitRef(sys::ProcessRunner& runner, const solver::GitSource& source) {
+  if (IsCommitId(source.ref)) return source.ref;
+  std::string shown = solver::RedactUrl(source.remote);
+  std::string ref = source.ref.empty() ? "HEAD" : source.ref;
+  auto out = Git(runner, "/", {"ls-remote", "--", source.remote});
+  if (!out) return Fail(std::move(out).error().Wrap("running git for {}", shown));
+  if (!out->status.success())
+    return Fail(Error(ErrorCode::kNetwork, fmt::format("git ls-remote {}: {}", shown, LastLine(out->err))));
+  std::map<std::string, std::string> refs;  // name -> commit
+  for (const auto& line : Split(out->out, '\n')) {
+    Cut c = CutString(line, '\t');
+    if (c.found) refs[std::string(c.second)] = std::string(c.first);
+  }
+  for (const std::string& name : {ref, "refs/heads/" + ref, "refs/tags/" + ref + "^{}", "refs/tags/" + ref}) {
+    if (auto it = refs.find(name); it != refs.end()) return it->second;
+  }
+  return Fail(Error::NotFound(fmt::format("git ref {} not found in {}", Quote(ref), shown)));
+}
+
 Result<solver::FetchedSource> CloneGit(sys::ProcessRunner& runner, const solver::GitSource& source) {
   KILN_TRY_ASSIGN(TempDir dir, TempDir::Create("kiln-git"));
   std::string shown = solver::RedactUrl(source.remote);
@@ -183,6 +203,9 @@ class RemoteSourceWorker : public solver::Worker {
   const std::string& scratch_dir() const override { return inner_.scratch_dir(); }
   Result<solver::FetchedSource> FetchUrl(const std::string& url, const std::string& filename) override {
     return DownloadUrl(http_, url, filename);
+  }
+  Result<std::string> ResolveGit(const solver::GitSource& source) override {
+    return ResolveGitRef(runner_, source);
   }
   Result<solver::FetchedSource> FetchGit(const solver::GitSource& source) override {
     return CloneGit(runner_, source);

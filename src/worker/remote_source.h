@@ -30,12 +30,18 @@ Result<solver::FetchedSource> DownloadUrl(registry::HttpClient& http, const std:
 // git cannot read the remote (git's last error line is kept). Thread-safe.
 Result<solver::FetchedSource> CloneGit(sys::ProcessRunner& runner, const solver::GitSource& source);
 
+// The commit `source.ref` names on the remote (`git ls-remote`): the ref
+// as given ("HEAD", "refs/..."), else a branch, else a tag (peeled to its
+// commit). A full commit id is returned without asking. kNotFound when
+// nothing matches, kNetwork when the remote cannot be read. Thread-safe.
+Result<std::string> ResolveGitRef(sys::ProcessRunner& runner, const solver::GitSource& source);
+
 // Parses an HTTP date (RFC 7231 IMF-fixdate, "Sun, 06 Nov 1994 08:49:37
 // GMT") into seconds since the epoch; nullopt when malformed.
 std::optional<int64_t> ParseHttpDate(std::string_view text);
 
-// A Worker that forwards every call to `inner` and serves FetchUrl and
-// FetchGit with DownloadUrl and CloneGit. `inner`, `http` and `runner` must
+// A Worker that forwards every call to `inner` and serves FetchUrl,
+// ResolveGit and FetchGit with DownloadUrl, ResolveGitRef and CloneGit. `inner`, `http` and `runner` must
 // outlive it. Thread-safe as `inner` is. (Once LocalWorker overrides
 // FetchUrl/FetchGit itself, this wrapper is no longer needed.)
 std::unique_ptr<solver::Worker> WithRemoteSources(solver::Worker& inner, registry::HttpClient& http,

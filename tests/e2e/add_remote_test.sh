@@ -206,7 +206,7 @@ expect_eq "bad ref" "error: Dockerfile:2:1: git ref \"nope\" not found in $GIT" 
 printf 'FROM busybox\nADD git://127.0.0.1:1/x.git /x\n' >"$CTX/Dockerfile"
 run_kiln build --progress=quiet "$CTX"
 expect_eq "unreachable git exit" 1 "$RC"
-expect_eq "unreachable git" "error: Dockerfile:2:1: git fetch git://127.0.0.1:1/x.git HEAD: 127.0.0.1[0: 127.0.0.1]: errno=Connection refused" \
+expect_eq "unreachable git" "error: Dockerfile:2:1: git ls-remote git://127.0.0.1:1/x.git: 127.0.0.1[0: 127.0.0.1]: errno=Connection refused" \
   "$(echo "$ERR" | grep '^error:')"
 
 echo PASS

@@ -413,12 +413,27 @@ Result<FetchedSource> FakeWorker::FetchUrl(const std::string& url, const std::st
   return out;
 }
 
+Result<std::string> FakeWorker::ResolveGit(const GitSource& source) {
+  std::lock_guard<std::mutex> lock(mu_);
+  fetches_.push_back("ls-remote " + source.remote + "#" + source.ref);
+  auto it = git_refs_.find(source.remote + "#" + source.ref);
+  if (it != git_refs_.end()) return it->second.commit;
+  if (source.ref.size() == 40) return source.ref;
+  return Fail(Error::NotFound(fmt::format("git ref {} not found in {}", Quote(source.ref), source.remote)));
+}
+
 Result<FetchedSource> FakeWorker::FetchGit(const GitSource& source) {
   FakeGitRef served;
   {
     std::lock_guard<std::mutex> lock(mu_);
     fetches_.push_back("git " + source.remote + "#" + source.ref);
     auto it = git_refs_.find(source.remote + "#" + source.ref);
+    if (it == git_refs_.end()) {
+      // By commit, as the solver fetches what ResolveGit returned.
+      it = std::find_if(git_refs_.begin(), git_refs_.end(), [&](const auto& kv) {
+        return kv.first.starts_with(source.remote + "#") && kv.second.commit == source.ref;
+      });
+    }
     if (it == git_refs_.end())
       return Fail(
           Error::NotFound(fmt::format("git ref {} not found in {}", Quote(source.ref), source.remote)));

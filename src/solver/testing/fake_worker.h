@@ -57,12 +57,14 @@ class FakeWorker : public Worker {
   // Serves `url` to FetchUrl: `content`, with `mtime` (seconds) as its
   // Last-Modified when set. Other URLs fail as an HTTP 404 would.
   void AddUrl(std::string url, std::string content, std::optional<int64_t> mtime = std::nullopt);
-  // Serves `remote` at `ref` ("" for its HEAD) to FetchGit as commit
-  // `commit` holding `files`; with keep_git_dir the checkout also has
-  // .git/HEAD containing the commit. Other refs fail with kNotFound.
+  // Serves `remote` at `ref` ("" for its HEAD) to ResolveGit as commit
+  // `commit`, which FetchGit checks out (by ref or by commit) holding
+  // `files`; with keep_git_dir the checkout also has .git/HEAD containing
+  // the commit. Other refs fail with kNotFound.
   void AddGitRef(std::string remote, std::string ref, std::string commit,
                  std::map<std::string, FakeFile> files);
-  // "url URL" or "git REMOTE#REF" per fetch so far, in call order.
+  // "url URL", "ls-remote REMOTE#REF" or "git REMOTE#REF" per fetch so
+  // far, in call order.
   std::vector<std::string> fetches() const;
 
   // Every Run() request so far, in call order, without on_output.
@@ -95,6 +97,7 @@ class FakeWorker : public Worker {
   Result<std::unique_ptr<KeyLock>> LockKey(const std::string& key) override;
   const std::string& scratch_dir() const override { return scratch_; }
   Result<FetchedSource> FetchUrl(const std::string& url, const std::string& filename) override;
+  Result<std::string> ResolveGit(const GitSource& source) override;
   Result<FetchedSource> FetchGit(const GitSource& source) override;
 
  private:
