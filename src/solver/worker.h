@@ -180,7 +180,7 @@ class Worker {
   // server sends one. kNotFound for a 404 and kNetwork for other failures,
   // both naming the URL. The default is kUnsupported.
   virtual Result<FetchedSource> FetchUrl(const std::string& url, const std::string& filename) {
-    return Fail(Error::Unsupported(fmt::format("this worker cannot download {}", url)));
+    return Fail(Error::Unsupported(fmt::format("this worker cannot download {}", RedactUrl(url))));
   }
 
   // The commit `source.ref` ("" for HEAD) names on the remote now (git
@@ -188,7 +188,7 @@ class Worker {
   // is returned as is. kNotFound when the remote has no such ref, kNetwork
   // when it cannot be read. The default is kUnsupported.
   virtual Result<std::string> ResolveGit(const GitSource& source) {
-    return Fail(Error::Unsupported(fmt::format("this worker cannot read {}", source.remote)));
+    return Fail(Error::Unsupported(fmt::format("this worker cannot read {}", RedactUrl(source.remote))));
   }
 
   // Checks out `source` at `source.ref` (shallow) into a fresh directory,
@@ -196,7 +196,7 @@ class Worker {
   // exist, kNetwork when the remote cannot be read. The default is
   // kUnsupported.
   virtual Result<FetchedSource> FetchGit(const GitSource& source) {
-    return Fail(Error::Unsupported(fmt::format("this worker cannot clone {}", source.remote)));
+    return Fail(Error::Unsupported(fmt::format("this worker cannot clone {}", RedactUrl(source.remote))));
   }
 };
 
