@@ -37,7 +37,10 @@ class CredentialHelperRunner {
                                   std::string_view input) = 0;
 };
 
-// Spawns helpers found in `search_path` (colon-separated; empty means $PATH).
+// Runs helpers found in the absolute directories of `search_path`
+// (colon-separated; empty means $PATH) through sys::ProcessRunner: `input`
+// goes on the helper's stdin, never on its command line; only its stdout is
+// returned.
 std::unique_ptr<CredentialHelperRunner> NewExecCredentialHelperRunner(std::string search_path = "");
 
 // The key under which `registry` is stored in config.json and the server URL
