@@ -140,6 +140,27 @@ TEST_F(CredentialStoreTest, CredentialHelpers) {
   EXPECT_EQ(r.error().message(), "credential helper docker-credential-kilntest not found in PATH");
 }
 
+TEST_F(CredentialStoreTest, HelperStderrIsOnlyUsedInFailureMessages) {
+  // Warnings on stderr must not corrupt the JSON on stdout; a failure
+  // reports both streams.
+  ASSERT_TRUE(WriteFile(JoinPath(dir_->path(), "docker-credential-noisy"),
+                        "#!/bin/sh\ninput=$(cat)\necho 'warning: keychain slow' >&2\n"
+                        "if [ \"$input\" = bad.io ]; then echo 'no keychain'; exit 3; fi\n"
+                        "echo '{\"Username\":\"<token>\",\"Secret\":\"refresh\"}'\n",
+                        0755));
+  ASSERT_TRUE(WriteFile(Config(), R"({"credsStore":"noisy"})"));
+  CredentialStore store(dir_->path(), *runner_);
+  auto good = store.Get("good.io");
+  ASSERT_TRUE(good) << good.error().Render();
+  EXPECT_EQ(good->identity_token, "refresh");
+  EXPECT_EQ(good->username, "");
+  auto bad = store.Get("bad.io");
+  ASSERT_FALSE(bad);
+  EXPECT_EQ(bad.error().Render(),
+            "docker-credential-noisy get failed: no keychain\nwarning: keychain slow\n"
+            "while getting credentials for bad.io\n");
+}
+
 TEST(CredentialKeyTest, DockerHubUsesTheLegacyIndexUrl) {
   EXPECT_EQ(CredentialKey("docker.io"), "https://index.docker.io/v1/");
   EXPECT_EQ(CredentialKey("index.docker.io"), "https://index.docker.io/v1/");
