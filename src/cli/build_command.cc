@@ -494,7 +494,7 @@ Result<BuildOutcome> RunBuildRequest(const GlobalOptions& global, const BuildReq
   KILN_TRY_ASSIGN(worker::StoredImage stored, env->images->Commit(built->image, tags));
   if (!req.cache_to.empty()) {
     KILN_TRY_ASSIGN(stored, worker::ExportCaches(*env->images, env->registry.get(), req.cache_to, stored,
-                                                 worker->used_cache_keys(), tags));
+                                                 worker->used_cache_keys(), tags, built->final_keys));
   }
   BuildOutcome outcome;
   outcome.image_id = stored.record.config;

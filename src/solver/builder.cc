@@ -153,6 +153,7 @@ Result<BuildResult> Build(const BuildOptions& options, Worker& worker, ProgressS
   KILN_TRY_ASSIGN(StageResult final_stage, shared.stage_results[order.back()].get());
   (void)load_step;
   result.image = std::move(final_stage.image);
+  result.final_keys = std::move(final_stage.keys);
   for (const auto& [k, v] : options.labels) result.image.config.config.labels[k] = v;
   result.image.config.created = shared.created;
   return result;

@@ -71,6 +71,9 @@ struct BuildOptions {
 
 struct BuildResult {
   ImageState image;
+  // The cache keys of the steps behind the final image (its stage and the
+  // stages it is built FROM), for --cache-to mode=min.
+  std::vector<std::string> final_keys;
   // Warnings found by the build checks (they also went to Diagnostics).
   int check_warnings = 0;
 };

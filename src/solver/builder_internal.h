@@ -38,6 +38,9 @@ struct StageResult {
   ImageState image;
   dockerfile::Scope scope;  // for `FROM <stage>`, which inherits ARG and ENV
   std::string cache_key;    // the key of its last filesystem state
+  // The keys of every step behind `image`, parent stages first: what
+  // --cache-to mode=min exports.
+  std::vector<std::string> keys;
 };
 
 // Bounds how many RUN steps run at once.

@@ -243,6 +243,8 @@ class StageBuilder {
   int total_ = 0;
   ImageState image_;
   std::string key_;
+  // Every step key behind the stage's result, parents first (mode=min).
+  std::vector<std::string> keys_;
   std::unique_ptr<df::StageEvaluator> eval_;
   bool cmd_set_in_stage_ = false;
   int current_index_ = 1;  // i of "[i/n]" for the instruction being built
@@ -445,7 +447,7 @@ Result<StageResult> StageBuilder::Run() {
     }
     Emit(shared_, ProgressEvent::Kind::kStepDone, step, name);
     df::Scope scope = df::StageEvaluator::StartScope(replaced->config.config.env);
-    return StageResult{std::move(*replaced), std::move(scope), key};
+    return StageResult{std::move(*replaced), std::move(scope), key, {key}};
   }
 
   // FROM.
@@ -454,6 +456,7 @@ Result<StageResult> StageBuilder::Run() {
     KILN_TRY_ASSIGN(StageResult parent, WaitStage(shared_, info.base.stage));
     image_ = parent.image;
     key_ = parent.cache_key;
+    keys_ = parent.keys;
     start = parent.scope;
     int step = NextStep(shared_);
     Emit(shared_, ProgressEvent::Kind::kStepCached, step, StepName(df_stage_.from, 1));
@@ -471,6 +474,7 @@ Result<StageResult> StageBuilder::Run() {
       return Fail(std::move(base).error());
     }
     image_ = std::move(*base);
+    keys_.push_back(key_);
     Emit(shared_, ProgressEvent::Kind::kStepDone, step, name);
     start = df::StageEvaluator::StartScope(image_.config.config.env);
   }
@@ -509,7 +513,7 @@ Result<StageResult> StageBuilder::Run() {
       return Fail(std::move(e));
     }
   }
-  return StageResult{std::move(image_), eval_->scope(), key_};
+  return StageResult{std::move(image_), eval_->scope(), key_, std::move(keys_)};
 }
 
 Result<void> StageBuilder::Dispatch(const df::Instruction& ins) {
@@ -656,6 +660,7 @@ Result<void> StageBuilder::FilesystemStep(const std::string& record, const df::I
       if (hit->layer) image_.layers.push_back(*hit->layer);
       *empty_layer = !hit->layer.has_value();
       key_ = key;
+      keys_.push_back(key);
       return Ok();
     }
   }
@@ -676,6 +681,7 @@ Result<void> StageBuilder::FilesystemStep(const std::string& record, const df::I
   if (commit->layer) image_.layers.push_back(*commit->layer);
   *empty_layer = !commit->layer.has_value();
   key_ = key;
+  keys_.push_back(key);
   double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   Emit(shared_, ProgressEvent::Kind::kStepDone, step, name, "", 1, seconds);
   return Ok();

@@ -1,8 +1,9 @@
 #!/bin/bash
 # --cache-to mode=min against mode=max (issue #7). A builder stage makes a
 # file the final stage copies, plus a step whose result the final image does
-# not contain. A fresh store importing the mode=min cache re-runs the
-# builder's steps (its results are not in the final image) and reuses every
+# not contain and an empty step (no layer, so only the stage's keys tell
+# that it is not in the final image). A fresh store importing the mode=min
+# cache re-runs the builder's steps (its results are not in the final image) and reuses every
 # step of the final stage, so the image comes out the same; importing the
 # mode=max cache reuses every step of both stages.
 source "$(dirname "$0")/lib.sh"
@@ -25,6 +26,7 @@ cat >"$CTX/Dockerfile" <<DOCKERFILE
 FROM $REGISTRY/busybox AS builder
 RUN echo built >/built
 RUN date +%N >/scratch-only
+RUN true
 
 FROM $REGISTRY/busybox
 COPY a.txt /a.txt
@@ -45,23 +47,26 @@ kiln_ok build --progress=plain -t app \
   --cache-to "type=registry,ref=$REGISTRY/cache/app:min,mode=min" \
   --cache-to "type=registry,ref=$REGISTRY/cache/app:default" "$CTX"
 LAYERS=$(layers app)
-expect_eq "first build runs everything" "[builder 2/3] DONE
-[builder 3/3] DONE
+expect_eq "first build runs everything" "[builder 2/4] DONE
+[builder 3/4] DONE
+[builder 4/4] DONE
 [stage-1 2/4] DONE
 [stage-1 3/4] DONE
 [stage-1 4/4] DONE" "$(cached_states "$ERR")"
 
-# mode=min (the default) holds the final stage's three steps; mode=max,
-# exported by a rebuild that hits every step, all five.
+# mode=min (the default) holds the final stage's three steps, not the
+# builder's empty `RUN true`; mode=max, exported by a rebuild that hits
+# every step, all six.
 expect_eq "min records" 3 "$(records "$REGISTRY/cache/app:min" min)"
 expect_eq "default mode is min" 3 "$(records "$REGISTRY/cache/app:default" default)"
 kiln_ok build --progress=plain -t app --cache-to "type=registry,ref=$REGISTRY/cache/app:max,mode=max" "$CTX"
-expect_eq "max records" 5 "$(records "$REGISTRY/cache/app:max" max)"
+expect_eq "max records" 6 "$(records "$REGISTRY/cache/app:max" max)"
 
 export KILN_ROOT=$WORK/root-min
 kiln_ok build --progress=plain -t app --cache-from "type=registry,ref=$REGISTRY/cache/app:min" "$CTX"
-expect_eq "rebuild from mode=min" "[builder 2/3] DONE
-[builder 3/3] DONE
+expect_eq "rebuild from mode=min" "[builder 2/4] DONE
+[builder 3/4] DONE
+[builder 4/4] DONE
 [stage-1 2/4] CACHED
 [stage-1 3/4] CACHED
 [stage-1 4/4] CACHED" "$(cached_states "$ERR")"
@@ -69,8 +74,9 @@ expect_eq "layers from mode=min" "$LAYERS" "$(layers app)"
 
 export KILN_ROOT=$WORK/root-max
 kiln_ok build --progress=plain -t app --cache-from "type=registry,ref=$REGISTRY/cache/app:max" "$CTX"
-expect_eq "rebuild from mode=max" "[builder 2/3] CACHED
-[builder 3/3] CACHED
+expect_eq "rebuild from mode=max" "[builder 2/4] CACHED
+[builder 3/4] CACHED
+[builder 4/4] CACHED
 [stage-1 2/4] CACHED
 [stage-1 3/4] CACHED
 [stage-1 4/4] CACHED" "$(cached_states "$ERR")"
