@@ -198,6 +198,34 @@ Result<std::vector<std::string>> ExpandSources(int root_fd, const std::string& p
 
 namespace {
 
+// The walk rule HashPath and CopyPath share, so that a cache key covers
+// exactly what is copied.
+struct Filter {
+  const ExcludeFn& excluded;
+  const ExcludeFn& can_skip_dir;
+
+  // Whether entry `name` of `dirfd` (at `rel`) is walked: it is not
+  // excluded, or it is an excluded directory that may not be skipped and
+  // holds something walked (BuildKit creates the directories above a
+  // re-included path, and only those).
+  Result<bool> Walked(int dirfd, const std::string& name, const std::string& rel) const {
+    if (!excluded || !excluded(rel)) return true;
+    if (!can_skip_dir || can_skip_dir(rel)) return false;
+    struct stat st;
+    if (::fstatat(dirfd, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) return Fail(Error::Io(rel, errno, "stat"));
+    if (!S_ISDIR(st.st_mode)) return false;
+    int fd = ::openat(dirfd, name.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+    if (fd < 0) return Fail(Error::Io(rel, errno, "open"));
+    Fd owned(fd);
+    KILN_TRY_ASSIGN(auto names, ListDirectory(fd, rel));
+    for (const auto& n : names) {
+      KILN_TRY_ASSIGN(bool walked, Walked(fd, n, JoinRel(rel, n)));
+      if (walked) return true;
+    }
+    return false;
+  }
+};
+
 Result<Digest> HashFileContent(int fd, const std::string& shown) {
   Sha256 h;
   char* buf = ThreadBuffer();
@@ -242,8 +270,8 @@ bool CtimeIsTrustworthy(const struct statfs& fs) {
 // HashPath's state for one call: the digest being built and where file
 // digests may be remembered.
 struct Hasher {
-  explicit Hasher(const ExcludeFn& e) : excluded(e) {}
-  const ExcludeFn& excluded;
+  explicit Hasher(Filter f) : filter(f) {}
+  Filter filter;
   Sha256 h;
   FileDigestCache* cache = nullptr;  // null: read every file
   struct stat tree {};               // the root's stat, naming the cache table
@@ -297,8 +325,8 @@ struct Hasher {
       KILN_TRY_ASSIGN(auto names, ListDirectory(fd, rel));
       for (const auto& n : names) {
         std::string child = JoinRel(rel, n);
-        if (excluded && excluded(child)) continue;
-        KILN_TRY(Entry(fd, n, child, false));
+        KILN_TRY_ASSIGN(bool walked, filter.Walked(fd, n, child));
+        if (walked) KILN_TRY(Entry(fd, n, child, false));
       }
     }
     return Ok();
@@ -317,7 +345,8 @@ void RemoveFileDigestCache(FileDigestCache* cache) {
   std::erase(g_caches, cache);
 }
 
-Result<Digest> HashPath(int root_fd, const std::string& rel_in, const ExcludeFn& excluded) {
+Result<Digest> HashPath(int root_fd, const std::string& rel_in, const ExcludeFn& excluded,
+                        const ExcludeFn& can_skip_dir) {
   std::string rel = RelativeToRoot(rel_in);
   std::string parent = Dirname(rel), name = Basename(rel);
   if (rel == ".") {
@@ -325,7 +354,7 @@ Result<Digest> HashPath(int root_fd, const std::string& rel_in, const ExcludeFn&
     name = ".";
   }
   KILN_TRY_ASSIGN(Fd pfd, OpenInRoot(root_fd, parent, O_RDONLY | O_DIRECTORY));
-  Hasher hasher(excluded);
+  Hasher hasher(Filter{excluded, can_skip_dir});
   struct statfs fs;
   if (FileDigestCache* cache = CurrentCache();
       cache && ::fstat(root_fd, &hasher.tree) == 0 && ::fstatfs(root_fd, &fs) == 0 && CtimeIsTrustworthy(fs)) {
@@ -360,6 +389,7 @@ struct Copier {
     if (opt.uid) return *opt.uid;  // --chown=user without a group uses the user's id, as docker does
     return opt.owners == CopyOptions::Owners::kSourceOwners ? st.st_gid : 0;
   }
+  Filter filter() const { return {opt.excluded, opt.can_skip_dir}; }
   mode_t Mode(const struct stat& st) const {
     if (opt.chmod) return *opt.chmod;
     return st.st_mode & 07777;
@@ -475,7 +505,8 @@ struct Copier {
     KILN_TRY_ASSIGN(auto names, ListDirectory(sdir, src_rel));
     for (const auto& n : names) {
       std::string child_rel = JoinRel(src_rel, n);
-      if (opt.excluded && opt.excluded(child_rel)) continue;
+      KILN_TRY_ASSIGN(bool walked, filter().Walked(sdir, n, child_rel));
+      if (!walked) continue;
       KILN_TRY(Entry(sdir, n, ddir, n, shown == "/" ? "/" + n : shown + "/" + n, false, child_rel, dest));
     }
     return Ok();

@@ -42,16 +42,18 @@ bool HasWildcard(std::string_view s);
 using ExcludeFn = std::function<bool(const std::string& rel_path)>;
 Result<std::vector<std::string>> ExpandSources(int root_fd, const std::string& pattern, const ExcludeFn& excluded);
 
-// A digest of what copying `rel` would produce: for every entry below it,
-// in sorted order, its relative path, type, mode bits, link target and the
-// sha256 of its content. mtime, atime, owner and inode are left out, so
+// A digest of what copying `rel` would produce: for every entry below it
+// that CopyPath copies given the same `excluded` and `can_skip_dir` (see
+// CopyOptions), in sorted order, its relative path, type, mode bits, link
+// target and the sha256 of its content. mtime, atime, owner and inode are left out, so
 // touching a file keeps the digest and changing one byte changes it.
 // Format: docs/formats/cache-key.md. A regular file's content digest comes
 // from the installed FileDigestCache when it has one for the file's current
 // stat, so an unchanged context is not read again (only for files on the
 // root's own filesystem, and only ext2/3/4, xfs, btrfs, f2fs and tmpfs,
 // which keep ctime exactly).
-Result<Digest> HashPath(int root_fd, const std::string& rel, const ExcludeFn& excluded);
+Result<Digest> HashPath(int root_fd, const std::string& rel, const ExcludeFn& excluded,
+                        const ExcludeFn& can_skip_dir = nullptr);
 
 // Content digests of regular files remembered across builds; the local
 // worker backs it with the store's hash cache (store/hash_cache.h).
@@ -80,6 +82,12 @@ struct CopyOptions {
   std::optional<gid_t> gid;
   std::optional<mode_t> chmod;  // --chmod, applied to files and dirs copied
   ExcludeFn excluded;           // .dockerignore and --exclude
+  // Asked only about an excluded directory: true if nothing below it can be
+  // included again, so the walk need not look inside. When it says false
+  // (.dockerignore's `dir` then `!dir/sub`), what is included below is
+  // copied and the excluded directories above it are created for it, as
+  // BuildKit does. Null: every excluded directory is skipped whole.
+  ExcludeFn can_skip_dir;
   // With kSourceOwners, files keep the source's uid/gid (COPY --from a stage).
   enum class Owners { kRoot, kSourceOwners } owners = Owners::kRoot;
 };

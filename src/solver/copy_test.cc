@@ -9,6 +9,8 @@
 #include <map>
 #include <tuple>
 
+#include "dockerfile/dockerignore.h"
+
 namespace kiln::solver {
 namespace {
 
@@ -79,6 +81,77 @@ TEST_F(CopyTest, HashIgnoresMtimeButNotContent) {
   EXPECT_NE(*HashPath(ctx_fd_.get(), "app", nullptr), *h1);
   auto excluded = HashPath(ctx_fd_.get(), "app", [](const std::string& p) { return p == "app/main.c"; });
   EXPECT_NE(*excluded, *HashPath(ctx_fd_.get(), "app", nullptr));
+}
+
+// Every path below `root`, sorted, directories with a trailing '/'.
+std::vector<std::string> Tree(const std::string& root, const std::string& rel = "") {
+  std::vector<std::string> out;
+  auto dir = OpenFile(rel.empty() ? root : root + "/" + rel, O_RDONLY | O_DIRECTORY);
+  EXPECT_TRUE(dir) << rel;
+  if (!dir) return out;
+  auto names = ListDirectory(dir->get());
+  EXPECT_TRUE(names) << rel;
+  if (!names) return out;
+  for (const auto& n : *names) {
+    std::string path = rel.empty() ? n : rel + "/" + n;
+    struct stat st;
+    EXPECT_EQ(::lstat((root + "/" + path).c_str(), &st), 0);
+    out.push_back(S_ISDIR(st.st_mode) ? path + "/" : path);
+    if (S_ISDIR(st.st_mode))
+      for (auto& p : Tree(root, path)) out.push_back(std::move(p));
+  }
+  return out;
+}
+
+// .dockerignore's `!` can reach into an excluded directory: the walk looks
+// inside it, copies what is included again and creates the directories
+// above it, and no other part of it (BuildKit's behaviour for `COPY . /`).
+TEST_F(CopyTest, ReincludedPathInsideExcludedDirectoryIsCopied) {
+  Put(ctx_->path(), "dir/sub/f", "F");
+  Put(ctx_->path(), "dir/sub/deep/g", "G");
+  Put(ctx_->path(), "dir/other/h", "H");
+  Put(ctx_->path(), "dir/top.txt", "T");
+  Put(ctx_->path(), "logs/a.log", "A");
+  Put(ctx_->path(), "logs/old/b.keep", "B");
+  Put(ctx_->path(), "keep.txt", "K");
+  ASSERT_EQ(::chmod((ctx_->path() + "/dir").c_str(), 0750), 0);
+  // "logs" may hold a "logs/*.keep", so it is looked into; it has none at
+  // its top level and is not created.
+  auto m = dockerfile::Matcher::Parse("dir\n!dir/sub\nlogs\n!logs/*.keep\n");
+  ASSERT_TRUE(m) << m.error().Render();
+  CopyOptions opt;
+  opt.excluded = [&](const std::string& p) { return m->Matches(p); };
+  opt.can_skip_dir = [&](const std::string& p) { return m->CanSkipDir(p); };
+  auto r = CopyPath(ctx_fd_.get(), ".", img_fd_.get(), "/", DestKind::kDirectory, opt);
+  ASSERT_TRUE(r) << r.error().Render();
+  EXPECT_EQ(Tree(img_->path()),
+            (std::vector<std::string>{"dir/", "dir/sub/", "dir/sub/deep/", "dir/sub/deep/g", "dir/sub/f", "keep.txt"}));
+  EXPECT_EQ(*ReadFile(img_->path() + "/dir/sub/deep/g"), "G");
+  struct stat st;
+  ASSERT_EQ(::stat((img_->path() + "/dir").c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 07777, 0750u);
+
+  // The key covers exactly what is copied: the context hashed through the
+  // filter equals the copy hashed whole, and only included files change it.
+  auto key = HashPath(ctx_fd_.get(), ".", opt.excluded, opt.can_skip_dir);
+  ASSERT_TRUE(key) << key.error().Render();
+  EXPECT_EQ(*key, *HashPath(img_fd_.get(), ".", nullptr));
+  Put(ctx_->path(), "dir/other/h", "changed");
+  Put(ctx_->path(), "logs/c.log", "new");
+  EXPECT_EQ(*HashPath(ctx_fd_.get(), ".", opt.excluded, opt.can_skip_dir), *key);
+  Put(ctx_->path(), "dir/sub/f", "changed");
+  EXPECT_NE(*HashPath(ctx_fd_.get(), ".", opt.excluded, opt.can_skip_dir), *key);
+  Put(ctx_->path(), "dir/sub/f", "F");
+  Put(ctx_->path(), "logs/x.keep", "X");
+  EXPECT_NE(*HashPath(ctx_fd_.get(), ".", opt.excluded, opt.can_skip_dir), *key);
+
+  // Without can_skip_dir an excluded directory is skipped whole.
+  auto img2 = TempDir::Create("kiln-img2");
+  ASSERT_TRUE(img2);
+  auto img2_fd = OpenFile(img2->path(), O_RDONLY | O_DIRECTORY);
+  opt.can_skip_dir = nullptr;
+  ASSERT_TRUE(CopyPath(ctx_fd_.get(), ".", img2_fd->get(), "/", DestKind::kDirectory, opt));
+  EXPECT_EQ(Tree(img2->path()), (std::vector<std::string>{"keep.txt"}));
 }
 
 TEST_F(CopyTest, DirectoryContentsCopiedWithChown) {
