@@ -111,6 +111,9 @@ Result<uint32_t> ParseOctal(const std::string& text, const SourceLoc& loc, std::
   return v;
 }
 
+// Where a `RUN <<EOF` script starting with "#!" is mounted (BuildKit's path).
+constexpr std::string_view kScriptDir = "/dev/pipes";
+
 // "<<EOF", "<<-EOF", "<<'EOF'", "<<\"EOF\"": the marker of heredoc `name`.
 bool IsHeredocMarker(std::string_view text, const std::string& name) {
   if (!text.starts_with("<<")) return false;
@@ -710,13 +713,24 @@ Result<void> StageBuilder::DoRun(const df::Instruction& ins) {
   std::vector<std::string> shell = cfg.shell.empty() ? std::vector<std::string>{"/bin/sh", "-c"} : cfg.shell;
   std::vector<std::string> argv;
   const df::Command& c = run.command;
+  // `RUN <<EOF` alone whose body starts with "#!": BuildKit writes the body
+  // to /dev/pipes/EOF (mode 0755, a read-only mount) and runs that file, so
+  // its own interpreter runs it.
+  const df::Heredoc* script_file = nullptr;
   if (c.form == df::Command::Form::kExec) {
     argv = c.args;
   } else {
     std::string script = c.args.empty() ? "" : c.args[0];
     if (c.heredocs.size() == 1 && IsHeredocMarker(TrimSpace(script), c.heredocs[0].name)) {
-      // `RUN <<EOF` alone: the heredoc is the script.
-      script = c.heredocs[0].content;
+      const df::Heredoc& h = c.heredocs[0];
+      bool plain_name = !h.name.empty() && h.name.find('/') == std::string::npos && h.name != "." && h.name != "..";
+      if (h.content.starts_with("#!") && plain_name) {
+        script_file = &h;
+        script = std::string(kScriptDir) + "/" + h.name;
+      } else {
+        // `RUN <<EOF` alone: the heredoc is the script.
+        script = h.content;
+      }
     } else {
       for (const auto& h : c.heredocs) script += "\n" + h.content + h.name;
     }
@@ -743,6 +757,7 @@ Result<void> StageBuilder::DoRun(const df::Instruction& ins) {
   std::string record = fmt::format("RUN\nargv={}\nenv={}\ncwd={}\nuser={}\nnet={}\nsec={}\n", JsonArray(argv),
                                    JsonArray(req.env), req.cwd, req.user, static_cast<int>(req.network),
                                    static_cast<int>(run.security));
+  if (script_file) record += fmt::format("script={}\n", Digest::Of(script_file->content).str());
   std::vector<secrets::SecretMountRequest> secret_requests;
   std::vector<secrets::SshMountRequest> ssh_requests;
   bool uses_secrets = false;
@@ -845,6 +860,15 @@ Result<void> StageBuilder::DoRun(const df::Instruction& ins) {
           break;
       }
     }
+    // In the build's scratch dir, which goes away with the build even when
+    // this step fails early.
+    std::string script_dir;
+    if (script_file) {
+      script_dir = JoinPath(shared_.worker.scratch_dir(), "script-" + RandomHex(8));
+      KILN_TRY(MakeDirs(script_dir, 0755));
+      KILN_TRY(WriteFile(JoinPath(script_dir, script_file->name), script_file->content, 0755));
+      req.binds.push_back({script_dir, std::string(kScriptDir), true});
+    }
     for (auto& [state, m] : stage_binds) {
       KILN_TRY_ASSIGN(auto src_root, shared_.worker.Mount(state.layers));
       std::string target = m->target.starts_with('/') ? m->target : JoinPath(req.cwd, m->target);
@@ -924,6 +948,7 @@ Result<void> StageBuilder::DoRun(const df::Instruction& ins) {
     req.env.clear();
     if (step_secrets) KILN_TRY(step_secrets->Cleanup());
     if (step_ssh) step_ssh->Stop();
+    if (!script_dir.empty()) KILN_TRY(RemoveAll(script_dir));
     if (!status) return Fail(std::move(status).error());
     if (*status != 0) {
       if (!partial.empty()) tail.push_back(partial);

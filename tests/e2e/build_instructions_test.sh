@@ -113,4 +113,22 @@ expect_eq "ONBUILD consumed" "null" "$(image_config onbuild-child | jq -c .confi
 kiln_ok build -q --build-arg GREETING=hey --target files -o "type=local,dest=$WORK/files" "$CTX"
 expect_eq "scratch stage tree" "./greeting.txt f 644 0:0 23" "$(tree "$WORK/files")"
 expect_eq "scratch stage content" "hey from /srv/app/work" "$(cat "$WORK/files/greeting.txt")"
+
+# A lone RUN heredoc starting with "#!" runs as a file at /dev/pipes/<name>
+# (BuildKit), through its own interpreter line, and leaves no trace.
+mkdir -p "$WORK/shebang"
+cat >"$WORK/shebang/Dockerfile" <<'DOCKERFILE'
+FROM busybox
+RUN <<EOF
+#!/bin/sh -e
+echo "arg0=$0 opts=$-" > /script.txt
+EOF
+RUN <<EOF
+echo "plain=$0" >> /script.txt
+EOF
+DOCKERFILE
+kiln_ok build -q -t shebang -o "type=local,dest=$WORK/shebang-out" "$WORK/shebang"
+expect_eq "shebang heredoc ran as a file" $'arg0=/dev/pipes/EOF opts=e\nplain=/bin/sh' \
+  "$(cat "$WORK/shebang-out/script.txt")"
+[ ! -e "$WORK/shebang-out/dev/pipes" ] || fail "/dev/pipes left in the image"
 echo PASS
