@@ -1,8 +1,6 @@
 #include "worker/local_worker.h"
 
-#include <dirent.h>
 #include <fcntl.h>
-#include <sys/mount.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -14,6 +12,7 @@
 #include "base/fs.h"
 #include "base/strings.h"
 #include "image/codec.h"
+#include "sys/mounts.h"
 
 namespace kiln::worker {
 
@@ -53,9 +52,8 @@ class LocalRootfs : public solver::Rootfs {
 
   Result<void> MountOverlay() {
     if (fd_.valid()) return Ok();
-    std::string opts = "lowerdir=" + Join(lowerdirs_, ":") + ",upperdir=" + upper_ + ",workdir=" + work_;
-    if (::mount("overlay", merged_.c_str(), "overlay", 0, opts.c_str()) != 0)
-      return Fail(Error::Io(merged_, errno, "mount overlay on"));
+    // sys's overlay takes any number of layers (no page-sized option string).
+    KILN_TRY(sys::MountOverlay(lowerdirs_, upper_, work_, merged_));
     KILN_TRY_ASSIGN(fd_, OpenFile(merged_, O_RDONLY | O_DIRECTORY));
     return Ok();
   }
@@ -63,9 +61,10 @@ class LocalRootfs : public solver::Rootfs {
   Result<void> Unmount() {
     if (!fd_.valid()) return Ok();
     fd_.Reset();
-    if (::umount2(merged_.c_str(), 0) != 0 && ::umount2(merged_.c_str(), MNT_DETACH) != 0)
-      return Fail(Error::Io(merged_, errno, "unmount"));
-    return Ok();
+    // A child another thread is spawning holds a copy of fd_ until its
+    // exec; sys waits for it, so the mount is really gone (the upper dir
+    // settled) before a commit reads it.
+    return sys::Unmount(merged_, sys::UnmountMode::kRetryThenDetach);
   }
 
   const std::vector<std::string>& lowerdirs() const { return lowerdirs_; }
@@ -97,18 +96,9 @@ class StoreKeyLock : public solver::Worker::KeyLock {
 };
 
 Result<bool> DirIsEmpty(const std::string& dir) {
-  DIR* d = ::opendir(dir.c_str());
-  if (!d) return Fail(Error::Io(dir, errno, "open"));
-  bool empty = true;
-  while (struct dirent* de = ::readdir(d)) {
-    std::string_view n = de->d_name;
-    if (n != "." && n != "..") {
-      empty = false;
-      break;
-    }
-  }
-  ::closedir(d);
-  return empty;
+  KILN_TRY_ASSIGN(Fd fd, OpenFile(dir, O_RDONLY | O_DIRECTORY));
+  KILN_TRY_ASSIGN(auto names, ListDirectory(fd.get(), dir));
+  return names.empty();
 }
 
 // solver::FileDigestCache over the store's hash cache.
