@@ -4,7 +4,6 @@
 // call), so no symlink, existing or planted by the layer itself, can
 // redirect a write outside the root.
 
-#include <dirent.h>
 #include <fcntl.h>
 #include <linux/openat2.h>
 #include <sys/stat.h>
@@ -40,24 +39,10 @@ Result<void> RemoveAtFd(int dirfd, const std::string& name, const std::string& w
   if (S_ISDIR(st.st_mode)) {
     int fd = ::openat(dirfd, name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
     if (fd < 0) return Fail(Error::Io(what, errno, "open"));
-    DIR* d = ::fdopendir(fd);
-    if (!d) {
-      int err = errno;
-      ::close(fd);
-      return Fail(Error::Io(what, err, "opendir"));
-    }
-    std::vector<std::string> names;
-    while (struct dirent* de = ::readdir(d)) {
-      std::string_view n = de->d_name;
-      if (n != "." && n != "..") names.emplace_back(n);
-    }
-    Result<void> r = Ok();
-    for (const auto& n : names) {
-      r = RemoveAtFd(::dirfd(d), n, what + "/" + n);
-      if (!r) break;
-    }
-    ::closedir(d);
-    KILN_TRY(r);
+    Fd dir(fd);
+    KILN_TRY_ASSIGN(auto names, ListDirectory(fd, what));
+    for (const auto& n : names) KILN_TRY(RemoveAtFd(fd, n, what + "/" + n));
+    dir.Reset();
     if (::unlinkat(dirfd, name.c_str(), AT_REMOVEDIR) != 0) return Fail(Error::Io(what, errno, "rmdir"));
     return Ok();
   }
@@ -349,37 +334,22 @@ class Applier {
 
   // kApply: removes everything in `dirfd` that this layer did not write.
   Result<void> ClearOpaque(int dirfd, const std::string& dir_rel) {
-    int fd = ::openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd < 0) return Fail(Error::Io(Where(dir_rel), errno, "open"));
-    DIR* d = ::fdopendir(fd);
-    if (!d) {
-      ::close(fd);
-      return Fail(Error::Io(Where(dir_rel), errno, "opendir"));
-    }
-    std::vector<std::string> names;
-    while (struct dirent* de = ::readdir(d)) {
-      std::string_view n = de->d_name;
-      if (n != "." && n != "..") names.emplace_back(n);
-    }
-    Result<void> r = Ok();
+    KILN_TRY_ASSIGN(auto names, ListDirectory(dirfd, Where(dir_rel)));
     for (const auto& n : names) {
       std::string child = dir_rel.empty() ? n : dir_rel + "/" + n;
       if (written_.count(child)) {
         struct stat st;
-        if (::fstatat(::dirfd(d), n.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISDIR(st.st_mode)) {
-          int sub = ::openat(::dirfd(d), n.c_str(), O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-          if (sub < 0) { r = Fail(Error::Io(Where(child), errno, "open")); break; }
+        if (::fstatat(dirfd, n.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISDIR(st.st_mode)) {
+          int sub = ::openat(dirfd, n.c_str(), O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+          if (sub < 0) return Fail(Error::Io(Where(child), errno, "open"));
           Fd subfd(sub);
-          r = ClearOpaque(subfd.get(), child);
-          if (!r) break;
+          KILN_TRY(ClearOpaque(subfd.get(), child));
         }
         continue;
       }
-      r = RemoveAtFd(::dirfd(d), n, Where(child));
-      if (!r) break;
+      KILN_TRY(RemoveAtFd(dirfd, n, Where(child)));
     }
-    ::closedir(d);
-    return r;
+    return Ok();
   }
 
   Result<void> SetOwnerModeFd(int fd, const TarEntry& e, const std::string& where) {

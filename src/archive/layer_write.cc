@@ -1,7 +1,6 @@
 // Layer writing: walks a directory tree (plain or an overlayfs upper dir)
 // and emits tar entries in a deterministic order.
 
-#include <dirent.h>
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
@@ -92,24 +91,7 @@ class TreeWalker {
 
   Result<void> WalkDir(int dirfd, const std::string& rel) {
     std::string dir_path = rel.empty() ? root_ : JoinPath(root_, rel);
-    int dup_fd = ::fcntl(dirfd, F_DUPFD_CLOEXEC, 0);
-    if (dup_fd < 0) return Fail(Error::Io(dir_path, errno, "dup"));
-    DIR* d = ::fdopendir(dup_fd);
-    if (!d) {
-      int err = errno;
-      ::close(dup_fd);
-      return Fail(Error::Io(dir_path, err, "opendir"));
-    }
-    std::vector<std::string> names;
-    errno = 0;
-    while (struct dirent* de = ::readdir(d)) {
-      std::string_view n = de->d_name;
-      if (n != "." && n != "..") names.emplace_back(n);
-    }
-    int err = errno;
-    ::closedir(d);
-    if (err != 0) return Fail(Error::Io(dir_path, err, "readdir"));
-    std::sort(names.begin(), names.end());
+    KILN_TRY_ASSIGN(auto names, ListDirectory(dirfd, dir_path));
     for (const std::string& name : names) KILN_TRY(WalkEntry(dirfd, rel, name));
     return Ok();
   }

@@ -1,6 +1,6 @@
 #include "registry/endpoint.h"
 
-#include <dirent.h>
+#include <fcntl.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -23,19 +23,11 @@ std::string HostOf(std::string_view registry) {
 }
 
 Result<std::vector<std::string>> ListDir(const std::string& dir) {
-  std::vector<std::string> names;
-  DIR* d = opendir(dir.c_str());
-  if (!d) {
-    if (errno == ENOENT || errno == ENOTDIR) return names;
-    return Fail(Error::Io(dir, errno, "opendir"));
-  }
-  while (dirent* e = readdir(d)) {
-    std::string n = e->d_name;
-    if (n != "." && n != "..") names.push_back(n);
-  }
-  closedir(d);
-  std::sort(names.begin(), names.end());
-  return names;
+  auto fd = OpenFile(dir, O_RDONLY | O_DIRECTORY);
+  if (!fd && (fd.error().sys_errno() == ENOENT || fd.error().sys_errno() == ENOTDIR))
+    return std::vector<std::string>{};
+  if (!fd) return Fail(std::move(fd).error());
+  return ListDirectory(fd->get(), dir);
 }
 
 }  // namespace

@@ -2,7 +2,6 @@
 
 #include <cerrno>
 #include <ctime>
-#include <dirent.h>
 #include <fcntl.h>
 #include <sys/file.h>
 #include <sys/stat.h>
@@ -22,19 +21,10 @@ using internal::Tx;
 namespace internal {
 
 Result<std::vector<std::string>> ListDir(const std::string& dir) {
-  std::vector<std::string> names;
-  DIR* d = ::opendir(dir.c_str());
-  if (!d) {
-    if (errno == ENOENT) return names;
-    return Fail(Error::Io(dir, errno, "opendir"));
-  }
-  while (struct dirent* de = ::readdir(d)) {
-    std::string_view n = de->d_name;
-    if (n != "." && n != "..") names.emplace_back(n);
-  }
-  ::closedir(d);
-  std::sort(names.begin(), names.end());
-  return names;
+  auto fd = OpenFile(dir, O_RDONLY | O_DIRECTORY);
+  if (!fd && fd.error().sys_errno() == ENOENT) return std::vector<std::string>{};
+  if (!fd) return Fail(std::move(fd).error());
+  return ListDirectory(fd->get(), dir);
 }
 
 int64_t TreeSize(const std::string& path) {
