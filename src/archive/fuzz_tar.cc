@@ -2,7 +2,7 @@
 // (plain, gzip or zstd, sniffed). Besides crashes and sanitizer reports it
 // checks the apply invariant: nothing is ever written outside the target.
 
-#include <dirent.h>
+#include <fcntl.h>
 #include <sys/stat.h>
 
 #include <cstdint>
@@ -43,16 +43,12 @@ const Dirs& GetDirs() {
 
 // The only entries allowed outside the target: base/{sentinel,x}, x/y, x/y/target.
 void CheckOutside(const Dirs& d) {
-  auto count = [](const std::string& dir) {
-    int n = 0;
-    DIR* p = opendir(dir.c_str());
-    if (!p) std::abort();
-    while (struct dirent* e = readdir(p)) {
-      std::string name = e->d_name;
-      if (name != "." && name != "..") ++n;
-    }
-    closedir(p);
-    return n;
+  auto count = [](const std::string& dir) -> size_t {
+    auto fd = kiln::OpenFile(dir, O_RDONLY | O_DIRECTORY);
+    if (!fd) std::abort();
+    auto names = kiln::ListDirectory(fd->get(), dir);
+    if (!names) std::abort();
+    return names->size();
   };
   if (count(d.base) != 2 || count(d.base + "/x") != 1 || count(d.base + "/x/y") != 1 ||
       kiln::ReadFile(d.base + "/sentinel").value_or("") != "s") {
