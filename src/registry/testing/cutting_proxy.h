@@ -10,13 +10,10 @@
 #include <atomic>
 #include <cstdint>
 #include <memory>
-#include <mutex>
 #include <string>
-#include <thread>
-#include <vector>
 
 #include "base/error.h"
-#include "base/fs.h"
+#include "registry/testing/loopback_server.h"
 
 namespace kiln::registry::testing {
 
@@ -30,30 +27,22 @@ struct CuttingProxyOptions {
 
 class CuttingProxy {
  public:
-  // Listens on a free port. kIo/kNetwork (errno) when it cannot.
+  // Listens on a free port. kIo (errno) when it cannot.
   static Result<std::unique_ptr<CuttingProxy>> Start(CuttingProxyOptions options);
-  ~CuttingProxy();
 
   // "127.0.0.1:PORT".
-  std::string address() const { return "127.0.0.1:" + std::to_string(port_); }
+  std::string address() const { return server_->address(); }
   // Connections cut so far.
   int cut() const { return options_.cuts - cuts_left_.load(); }
 
  private:
   explicit CuttingProxy(CuttingProxyOptions o) : options_(o), cuts_left_(o.cuts) {}
-  void AcceptLoop();
-  void Relay(int client);
+  void Relay(int client, LoopbackServer& listener);
 
   CuttingProxyOptions options_;
   std::atomic<int> cuts_left_;
-  Fd listen_fd_;
-  Fd stop_r_, stop_w_;
-  int port_ = 0;
-  std::thread accept_thread_;
-  std::mutex mu_;
-  std::vector<std::thread> threads_;  // GUARDED_BY(mu_)
-  std::vector<int> fds_;              // GUARDED_BY(mu_): open sockets, shut down on destruction
-  std::atomic<bool> stopping_{false};
+  // Last, so it stops (joining the relay threads) before the rest goes.
+  std::unique_ptr<LoopbackServer> server_;
 };
 
 }  // namespace kiln::registry::testing

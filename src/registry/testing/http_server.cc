@@ -23,39 +23,10 @@ std::optional<std::string> ServerRequest::Header(std::string_view name) const {
 
 Result<std::unique_ptr<HttpServer>> HttpServer::Start(Handler handler) {
   std::unique_ptr<HttpServer> s(new HttpServer(std::move(handler)));
-  int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) return Fail(Error::Errno("socket", errno));
-  s->listen_fd_ = Fd(fd);
-  int one = 1;
-  setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0)
-    return Fail(Error::Errno("bind", errno));
-  if (listen(fd, 64) != 0) return Fail(Error::Errno("listen", errno));
-  socklen_t len = sizeof addr;
-  getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
-  s->port_ = ntohs(addr.sin_port);
-  int p[2];
-  if (pipe2(p, O_CLOEXEC) != 0) return Fail(Error::Errno("pipe", errno));
-  s->stop_r_ = Fd(p[0]);
-  s->stop_w_ = Fd(p[1]);
-  s->accept_thread_ = std::thread([srv = s.get()] { srv->AcceptLoop(); });
+  KILN_TRY_ASSIGN(s->server_, LoopbackServer::Start([srv = s.get()](int fd, LoopbackServer&) {
+                    srv->ServeConnection(fd);
+                  }));
   return s;
-}
-
-HttpServer::~HttpServer() {
-  stopping_ = true;
-  (void)!write(stop_w_.get(), "x", 1);
-  if (accept_thread_.joinable()) accept_thread_.join();
-  std::vector<std::thread> threads;
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    for (int fd : conn_fds_) shutdown(fd, SHUT_RDWR);
-    threads.swap(conn_threads_);
-  }
-  for (auto& t : threads) t.join();
 }
 
 std::vector<std::string> HttpServer::requests() const {
@@ -63,30 +34,7 @@ std::vector<std::string> HttpServer::requests() const {
   return requests_;
 }
 
-void HttpServer::AcceptLoop() {
-  while (!stopping_) {
-    pollfd fds[2] = {{listen_fd_.get(), POLLIN, 0}, {stop_r_.get(), POLLIN, 0}};
-    if (poll(fds, 2, -1) < 0) continue;
-    if (fds[1].revents) return;
-    int c = accept4(listen_fd_.get(), nullptr, nullptr, SOCK_CLOEXEC);
-    if (c < 0) continue;
-    std::lock_guard<std::mutex> lock(mu_);
-    conn_fds_.push_back(c);
-    conn_threads_.emplace_back([this, c] { Serve(c); });
-  }
-}
-
 namespace {
-
-bool SendAll(int fd, std::string_view data) {
-  while (!data.empty()) {
-    ssize_t n = send(fd, data.data(), data.size(), MSG_NOSIGNAL);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) return false;
-    data.remove_prefix(n);
-  }
-  return true;
-}
 
 std::string_view Reason(int status) {
   switch (status) {
@@ -104,13 +52,6 @@ std::string_view Reason(int status) {
 }
 
 }  // namespace
-
-void HttpServer::Serve(int fd) {
-  ServeConnection(fd);
-  std::lock_guard<std::mutex> lock(mu_);
-  conn_fds_.erase(std::find(conn_fds_.begin(), conn_fds_.end(), fd));
-  close(fd);
-}
 
 void HttpServer::ServeConnection(int fd) {
   std::string buf;
@@ -154,7 +95,8 @@ void HttpServer::ServeConnection(int fd) {
     }
     ServerResponse resp = handler_(req);
     if (resp.mode == ServerResponse::Mode::kHang) {
-      pollfd p = {stop_r_.get(), POLLIN, 0};
+      // Until the client goes or the server stops (which shuts the socket).
+      pollfd p = {fd, POLLIN | POLLRDHUP, 0};
       poll(&p, 1, 30000);
       return;
     }

@@ -4,18 +4,16 @@
 // registry will not give (429s, wrong bytes, hangs, truncated bodies, a
 // token endpoint). Each connection gets a thread; keep-alive is supported.
 
-#include <atomic>
 #include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include "base/error.h"
-#include "base/fs.h"
 #include "registry/http.h"
+#include "registry/testing/loopback_server.h"
 
 namespace kiln::registry::testing {
 
@@ -50,30 +48,22 @@ class HttpServer {
   // Listens on 127.0.0.1 on a free port. `handler` runs on connection
   // threads, possibly concurrently.
   static Result<std::unique_ptr<HttpServer>> Start(Handler handler);
-  ~HttpServer();
 
-  int port() const { return port_; }
+  int port() const { return server_->port(); }
   // "127.0.0.1:PORT".
-  std::string address() const { return "127.0.0.1:" + std::to_string(port_); }
+  std::string address() const { return server_->address(); }
   // "METHOD target" of every request so far, in arrival order.
   std::vector<std::string> requests() const;
 
  private:
-  HttpServer(Handler h) : handler_(std::move(h)) {}
-  void AcceptLoop();
-  void Serve(int fd);
+  explicit HttpServer(Handler h) : handler_(std::move(h)) {}
   void ServeConnection(int fd);
 
   Handler handler_;
-  Fd listen_fd_;
-  Fd stop_r_, stop_w_;
-  int port_ = 0;
-  std::thread accept_thread_;
   mutable std::mutex mu_;
-  std::vector<std::thread> conn_threads_;  // GUARDED_BY(mu_)
-  std::vector<int> conn_fds_;              // GUARDED_BY(mu_)
-  std::vector<std::string> requests_;      // GUARDED_BY(mu_)
-  std::atomic<bool> stopping_{false};
+  std::vector<std::string> requests_;  // GUARDED_BY(mu_)
+  // Last, so it stops (joining the connection threads) before the rest goes.
+  std::unique_ptr<LoopbackServer> server_;
 };
 
 }  // namespace kiln::registry::testing
