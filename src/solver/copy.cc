@@ -35,6 +35,41 @@ char* ThreadBuffer() {
   return buf.get();
 }
 
+// The walk rule ExpandSources, HashPath and CopyPath share, so that a cache
+// key covers exactly what is copied.
+struct Filter {
+  const ExcludeFn& excluded;
+  const ExcludeFn& can_skip_dir;
+
+  // Whether entry `name` of `dirfd` (at `rel`) is walked: it is not
+  // excluded, or it is an excluded directory that may not be skipped and
+  // holds something walked (BuildKit creates the directories above a
+  // re-included path, and only those).
+  Result<bool> Walked(int dirfd, const std::string& name, const std::string& rel) const {
+    if (!excluded || !excluded(rel)) return true;
+    if (!can_skip_dir || can_skip_dir(rel)) return false;
+    struct stat st;
+    if (::fstatat(dirfd, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) return Fail(Error::Io(rel, errno, "stat"));
+    if (!S_ISDIR(st.st_mode)) return false;
+    int fd = ::openat(dirfd, name.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+    if (fd < 0) return Fail(Error::Io(rel, errno, "open"));
+    Fd owned(fd);
+    KILN_TRY_ASSIGN(auto names, ListDirectory(fd, rel));
+    for (const auto& n : names) {
+      KILN_TRY_ASSIGN(bool walked, Walked(fd, n, JoinRel(rel, n)));
+      if (walked) return true;
+    }
+    return false;
+  }
+};
+
+// Whether source `rel` is kept by `filter` (Filter::Walked).
+Result<bool> Kept(int root_fd, const std::string& rel, const Filter& filter) {
+  if (rel == "." || !filter.excluded || !filter.excluded(rel)) return true;
+  KILN_TRY_ASSIGN(Fd parent, OpenInRoot(root_fd, Dirname(rel), O_PATH | O_DIRECTORY));
+  return filter.Walked(parent.get(), Basename(rel), rel);
+}
+
 }  // namespace
 
 Result<void> MkdirAllInRoot(int root_fd, const std::string& path, uid_t uid, gid_t gid) {
@@ -162,12 +197,16 @@ Result<bool> MatchPattern(std::string_view pattern, std::string_view name) {
   return name.empty();
 }
 
-Result<std::vector<std::string>> ExpandSources(int root_fd, const std::string& pattern, const ExcludeFn& excluded) {
+Result<std::vector<std::string>> ExpandSources(int root_fd, const std::string& pattern, const ExcludeFn& excluded,
+                                               const ExcludeFn& can_skip_dir) {
+  Filter filter{excluded, can_skip_dir};
   std::string rel = RelativeToRoot(pattern);
   if (!HasWildcard(rel)) {
-    auto fd = OpenInRoot(root_fd, rel, O_PATH);
-    if (!fd || (rel != "." && excluded && excluded(rel)))
-      return Fail(Error::NotFound(fmt::format("\"/{}\": not found", rel == "." ? "" : rel)));
+    bool found = OpenInRoot(root_fd, rel, O_PATH).has_value();
+    if (found) {
+      KILN_TRY_ASSIGN(found, Kept(root_fd, rel, filter));
+    }
+    if (!found) return Fail(Error::NotFound(fmt::format("\"/{}\": not found", rel == "." ? "" : rel)));
     return std::vector<std::string>{rel};
   }
   std::vector<std::string> current = {"."};
@@ -190,41 +229,15 @@ Result<std::vector<std::string>> ExpandSources(int root_fd, const std::string& p
     current = std::move(next);
   }
   std::vector<std::string> out;
-  for (auto& p : current)
-    if (!(excluded && excluded(p))) out.push_back(std::move(p));
+  for (auto& p : current) {
+    KILN_TRY_ASSIGN(bool kept, Kept(root_fd, p, filter));
+    if (kept) out.push_back(std::move(p));
+  }
   if (out.empty()) return Fail(Error::NotFound(fmt::format("no source files were specified matching \"{}\"", pattern)));
   return out;
 }
 
 namespace {
-
-// The walk rule HashPath and CopyPath share, so that a cache key covers
-// exactly what is copied.
-struct Filter {
-  const ExcludeFn& excluded;
-  const ExcludeFn& can_skip_dir;
-
-  // Whether entry `name` of `dirfd` (at `rel`) is walked: it is not
-  // excluded, or it is an excluded directory that may not be skipped and
-  // holds something walked (BuildKit creates the directories above a
-  // re-included path, and only those).
-  Result<bool> Walked(int dirfd, const std::string& name, const std::string& rel) const {
-    if (!excluded || !excluded(rel)) return true;
-    if (!can_skip_dir || can_skip_dir(rel)) return false;
-    struct stat st;
-    if (::fstatat(dirfd, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) return Fail(Error::Io(rel, errno, "stat"));
-    if (!S_ISDIR(st.st_mode)) return false;
-    int fd = ::openat(dirfd, name.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
-    if (fd < 0) return Fail(Error::Io(rel, errno, "open"));
-    Fd owned(fd);
-    KILN_TRY_ASSIGN(auto names, ListDirectory(fd, rel));
-    for (const auto& n : names) {
-      KILN_TRY_ASSIGN(bool walked, Walked(fd, n, JoinRel(rel, n)));
-      if (walked) return true;
-    }
-    return false;
-  }
-};
 
 Result<Digest> HashFileContent(int fd, const std::string& shown) {
   Sha256 h;

@@ -38,9 +38,12 @@ bool HasWildcard(std::string_view s);
 
 // Paths (relative to the root, cleaned, no leading '/') that `pattern`
 // names: the path itself when it has no wildcard and exists, else every
-// match. kNotFound names the pattern when nothing matches.
+// match; without those `excluded` leaves out (but with an excluded directory
+// that `can_skip_dir` says may hold included paths and does; see
+// CopyOptions). kNotFound names the pattern when nothing matches.
 using ExcludeFn = std::function<bool(const std::string& rel_path)>;
-Result<std::vector<std::string>> ExpandSources(int root_fd, const std::string& pattern, const ExcludeFn& excluded);
+Result<std::vector<std::string>> ExpandSources(int root_fd, const std::string& pattern, const ExcludeFn& excluded,
+                                               const ExcludeFn& can_skip_dir = nullptr);
 
 // A digest of what copying `rel` would produce: for every entry below it
 // that CopyPath copies given the same `excluded` and `can_skip_dir` (see

@@ -154,6 +154,36 @@ TEST_F(CopyTest, ReincludedPathInsideExcludedDirectoryIsCopied) {
   EXPECT_EQ(Tree(img2->path()), (std::vector<std::string>{"keep.txt"}));
 }
 
+// A source that names an excluded directory is found when something below
+// it is included again, and copies just that.
+TEST_F(CopyTest, ReincludedPathKeepsItsExcludedDirectoryAsASource) {
+  Put(ctx_->path(), "dir/sub/f", "F");
+  Put(ctx_->path(), "dir/top.txt", "T");
+  Put(ctx_->path(), "logs/a.log", "A");
+  auto m = dockerfile::Matcher::Parse("dir\n!dir/sub\nlogs\n!logs/*.keep\n");
+  ASSERT_TRUE(m) << m.error().Render();
+  ExcludeFn excluded = [&](const std::string& p) { return m->Matches(p); };
+  ExcludeFn can_skip_dir = [&](const std::string& p) { return m->CanSkipDir(p); };
+  auto r = ExpandSources(ctx_fd_.get(), "dir", excluded, can_skip_dir);
+  ASSERT_TRUE(r) << r.error().Render();
+  EXPECT_EQ(*r, (std::vector<std::string>{"dir"}));
+  r = ExpandSources(ctx_fd_.get(), "*", excluded, can_skip_dir);
+  ASSERT_TRUE(r) << r.error().Render();
+  EXPECT_EQ(*r, (std::vector<std::string>{"dir"}));
+  r = ExpandSources(ctx_fd_.get(), "logs", excluded, can_skip_dir);
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().message(), "\"/logs\": not found");
+  r = ExpandSources(ctx_fd_.get(), "dir", excluded);
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().message(), "\"/dir\": not found");
+
+  CopyOptions opt;
+  opt.excluded = excluded;
+  opt.can_skip_dir = can_skip_dir;
+  ASSERT_TRUE(CopyPath(ctx_fd_.get(), "dir", img_fd_.get(), "/x", DestKind::kAuto, opt));
+  EXPECT_EQ(Tree(img_->path()), (std::vector<std::string>{"x/", "x/sub/", "x/sub/f"}));
+}
+
 TEST_F(CopyTest, DirectoryContentsCopiedWithChown) {
   Put(ctx_->path(), "src/a", "A");
   Put(ctx_->path(), "src/d/b", "B");
