@@ -66,6 +66,7 @@ void Scope::SetEnv(std::string key, std::string value) {
 
 void Scope::SetArg(std::string key, std::optional<std::string> value) {
   if (std::find(declared.begin(), declared.end(), key) == declared.end()) declared.push_back(key);
+  declarations.push_back(key);
   if (!value) return;
   Upsert(&vars, key, *value);
   Upsert(&args, std::move(key), std::move(*value));

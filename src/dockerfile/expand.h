@@ -51,6 +51,9 @@ struct Scope {
   std::vector<KeyValue> vars;  // what expansion and RUN see, unique keys
   // Every ARG name declared so far (with or without value).
   std::vector<std::string> declared;
+  // Every ARG declaration in order, repeats kept (BuildKit's buildArgs):
+  // RUN's history lists them as "|N K=V ...".
+  std::vector<std::string> declarations;
 
   // The value of `name` in `vars`; nullopt when unset.
   std::optional<std::string> Lookup(std::string_view name) const;

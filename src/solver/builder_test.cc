@@ -198,6 +198,22 @@ TEST_F(BuilderTest, ScratchGetsDefaultPath) {
   EXPECT_EQ(ran[0].env, (std::vector<std::string>{std::string("PATH=") + kDefaultPath}));
 }
 
+TEST_F(BuilderTest, RunHistoryListsEveryArgDeclaration) {
+  // BuildKit v0.8 (docker 20.10) printed "RUN |4 V=arg2 V=arg2 C=1 D=" for
+  // src/dockerfile/testing/buildkit/envarg; today's BuildKit expands D's
+  // default after C (D=1). Every ARG line counts, repeats and ARGs without
+  // a value too, each with the value the step sees.
+  BuildResult r = MustBuild(R"(FROM busybox
+ARG V=arg
+ENV V=env
+ARG V=arg2
+ARG C=1 D=$C
+ARG NOVALUE
+RUN true
+)");
+  EXPECT_EQ(History(r).back(), "RUN |5 V=arg2 V=arg2 C=1 D=1 NOVALUE= /bin/sh -c true # buildkit (empty)");
+}
+
 TEST_F(BuilderTest, HistoryEntries) {
   Put("a.txt", "A");
   BuildResult r = MustBuild(R"(FROM busybox

@@ -691,17 +691,14 @@ Result<void> StageBuilder::FilesystemStep(const std::string& record, const df::I
 }
 
 std::string StageBuilder::ShellCreatedBy(const std::vector<std::string>& argv, bool shell_form) const {
-  // BuildKit records the build args a RUN sees as "|N K=V ..." before the
-  // command; kiln audit looks for secret-looking ones there.
+  // BuildKit records every ARG declaration of the stage (repeats too) as
+  // "|N K=V ..." before the command, each with the value the step sees, so
+  // an ARG that ENV shadows shows ENV's value; proxy args appear only when
+  // declared. kiln audit looks for secret-looking ones there.
   std::string prefix;
-  const auto& args = eval_->scope().args;
+  const df::Scope& scope = eval_->scope();
   std::vector<std::string> shown;
-  for (const auto& kv : args) {
-    bool proxy = std::find(df::ProxyArgNames().begin(), df::ProxyArgNames().end(), kv.key) != df::ProxyArgNames().end();
-    bool shadowed = false;
-    for (const auto& e : eval_->scope().env) shadowed |= e.key == kv.key;
-    if (!proxy && !shadowed) shown.push_back(kv.key + "=" + kv.value);
-  }
+  for (const auto& name : scope.declarations) shown.push_back(name + "=" + scope.Lookup(name).value_or(""));
   if (!shown.empty()) prefix = fmt::format("|{} {} ", shown.size(), Join(shown, " "));
   (void)shell_form;
   return "RUN " + prefix + Join(argv, " ") + " # buildkit";

@@ -59,17 +59,17 @@ ARG UNUSED (empty)
 ENV APP_HOME=/srv/app PATH=/opt/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin (empty)
 LABEL org.example.name=kiln test stage=base (empty)
 WORKDIR /srv/app/work
-RUN |1 GREETING=hi /bin/sh -c echo "$GREETING from $(pwd)" > greeting.txt # buildkit
-RUN |1 GREETING=hi /bin/sh -c echo exec-form $APP_HOME > exec.txt # buildkit
-RUN |1 GREETING=hi /bin/sh -c echo heredoc line1 > heredoc.txt
+RUN |2 GREETING=hi UNUSED= /bin/sh -c echo "$GREETING from $(pwd)" > greeting.txt # buildkit
+RUN |2 GREETING=hi UNUSED= /bin/sh -c echo exec-form $APP_HOME > exec.txt # buildkit
+RUN |2 GREETING=hi UNUSED= /bin/sh -c echo heredoc line1 > heredoc.txt
 echo heredoc line2 >> heredoc.txt
  # buildkit
 SHELL [/bin/sh -ec] (empty)
-RUN |1 GREETING=hi /bin/sh -ec echo "shell=$0 flags=$-" > shell.txt # buildkit
+RUN |2 GREETING=hi UNUSED= /bin/sh -ec echo "shell=$0 flags=$-" > shell.txt # buildkit
 USER app (empty)
-RUN |1 GREETING=hi /bin/sh -ec id -u > /tmp/uid.txt # buildkit
+RUN |2 GREETING=hi UNUSED= /bin/sh -ec id -u > /tmp/uid.txt # buildkit
 USER 1000:1000 (empty)
-RUN |1 GREETING=hi /bin/sh -ec id -u > /tmp/uid-numeric.txt && id -g >> /tmp/uid-numeric.txt # buildkit
+RUN |2 GREETING=hi UNUSED= /bin/sh -ec id -u > /tmp/uid-numeric.txt && id -g >> /tmp/uid-numeric.txt # buildkit
 USER root (empty)
 EXPOSE map[53/udp:{} 8080/tcp:{}] (empty)
 VOLUME [/data /logs] (empty)
@@ -78,7 +78,7 @@ HEALTHCHECK &{["CMD-SHELL" "wget -q -O- http://localhost:8080/ || exit 1"] "30s"
 ENTRYPOINT ["/bin/app"] (empty)
 CMD ["--serve"] (empty)
 ONBUILD RUN echo triggered > /onbuild.txt (empty)
-RUN |1 GREETING=hi /bin/sh -ec echo triggered > /onbuild.txt # buildkit
+RUN |2 GREETING=hi UNUSED= /bin/sh -ec echo triggered > /onbuild.txt # buildkit
 ENTRYPOINT ["/bin/sh" "-ec" "echo shell-entrypoint"] (empty)' "$(jq -r '.history[1:][] | .created_by + (if .empty_layer then " (empty)" else "" end)' "$WORK/config.json")"
 # Every built entry carries BuildKit's comment and the build's time.
 expect_eq "history comments" "buildkit.dockerfile.v0" \
