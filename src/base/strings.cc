@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cctype>
 #include <cstdio>
+#include <cstring>
 
 namespace kiln {
 
@@ -140,6 +141,16 @@ std::string Spellcheck(std::string_view word, const std::vector<std::string>& ca
     }
   }
   return found;
+}
+
+void WipeString(std::string& s) {
+  explicit_bzero(s.data(), s.size());
+  s.clear();
+}
+
+void WipeStrings(std::vector<std::string>& strings) {
+  for (auto& s : strings) WipeString(s);
+  strings.clear();
 }
 
 }  // namespace kiln

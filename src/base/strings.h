@@ -28,6 +28,12 @@ bool StartsWith(std::string_view s, std::string_view prefix);
 bool EndsWith(std::string_view s, std::string_view suffix);
 // Double-quoted with C-style escapes, for error messages: "a\"b".
 std::string Quote(std::string_view s);
+// Zeroes the string's bytes (explicit_bzero: the compiler may not drop it)
+// and empties it, keeping its buffer. For kiln's own copies of secret
+// values, such as a step's env holding RUN --mount=type=secret,env=.
+void WipeString(std::string& s);
+// WipeString on each, then clears the vector.
+void WipeStrings(std::vector<std::string>& strings);
 
 // Levenshtein distance, capped: returns max_distance + 1 once exceeded.
 int EditDistance(std::string_view a, std::string_view b, int max_distance = 1 << 20);

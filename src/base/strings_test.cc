@@ -17,6 +17,18 @@ TEST(StringsTest, SplitCutJoinTrim) {
   EXPECT_EQ(Quote("a\"b\n\x01"), "\"a\\\"b\\n\\x01\"");
 }
 
+TEST(StringsTest, WipeStringZeroesTheBufferItKeeps) {
+  std::string s(100, 'x');
+  const char* buffer = s.data();
+  WipeString(s);
+  EXPECT_TRUE(s.empty());
+  ASSERT_EQ(s.data(), buffer);  // clear() keeps the buffer, so it can be read
+  EXPECT_EQ(std::string(buffer, 100), std::string(100, '\0'));
+  std::vector<std::string> env = {"A=1", "TOKEN=secret"};
+  WipeStrings(env);
+  EXPECT_TRUE(env.empty());
+}
+
 TEST(StringsTest, SpellcheckSuggestsNearestOrNothing) {
   std::vector<std::string> words = {"RUN", "COPY", "WORKDIR", "ENTRYPOINT"};
   EXPECT_EQ(Spellcheck("RUNN", words), "RUN");

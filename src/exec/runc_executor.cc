@@ -262,7 +262,17 @@ Result<RunResult> RuncExecutor::RunStep(const RunSpec& spec, Step& step, MountPo
   in.hostname = spec.hostname;
   in.mounts = std::move(mounts);
   in.rlimits = std::move(rlimits);
-  KILN_TRY(WriteFile(JoinPath(bundle, "config.json"), BuildRuntimeSpec(in).dump(), 0600));
+  {
+    // The env may hold a secret (RUN --mount=type=secret,env=): once
+    // config.json is on the step's tmpfs, wipe kiln's copies of it.
+    nlohmann::json config = BuildRuntimeSpec(in);
+    std::string text = config.dump();
+    auto written = WriteFile(JoinPath(bundle, "config.json"), text, 0600);
+    WipeString(text);
+    for (auto& e : config["process"]["env"]) WipeString(e.get_ref<std::string&>());
+    WipeStrings(in.env);
+    KILN_TRY(written);
+  }
 
   // Step 9: runc run, stdio piped, runc's own errors to a JSON log.
   const std::string log = JoinPath(step.dir, "runc.log");

@@ -941,8 +941,7 @@ Result<void> StageBuilder::DoRun(const df::Instruction& ins) {
       }
     }
     // Wipe secret values from the env copy before anything else can fail.
-    for (auto& e : req.env) std::fill(e.begin(), e.end(), '\0');
-    req.env.clear();
+    WipeStrings(req.env);
     if (step_secrets) KILN_TRY(step_secrets->Cleanup());
     if (step_ssh) step_ssh->Stop();
     if (!script_dir.empty()) KILN_TRY(RemoveAll(script_dir));
@@ -1091,7 +1090,10 @@ Result<void> StageBuilder::DoCopy(const df::Instruction& ins, bool is_add) {
     ExcludeFn expand_excluded = [ignore, &exclude_matcher, wild = HasWildcard(src)](const std::string& p) {
       return (ignore && ignore->Matches(p)) || (wild && exclude_matcher.Matches(Basename(p)));
     };
-    auto matches = ExpandSources(source_fd, src, expand_excluded);
+    ExcludeFn expand_skip_dir = [ignore, &exclude_matcher, wild = HasWildcard(src)](const std::string& p) {
+      return (ignore && ignore->CanSkipDir(p)) || (wild && exclude_matcher.CanSkipDir(Basename(p)));
+    };
+    auto matches = ExpandSources(source_fd, src, expand_excluded, expand_skip_dir);
     if (!matches) {
       Error e = std::move(matches).error();
       return Fail(Error(e.code(), fmt::format("failed to compute cache key: {}", e.message()))
