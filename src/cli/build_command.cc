@@ -503,7 +503,10 @@ Result<BuildOutcome> RunBuildRequest(const GlobalOptions& global, const BuildReq
   for (const auto& out : outputs) KILN_TRY(WriteOutput(*env, stored, tags, out));
   if (req.push) {
     if (tags.empty()) return Fail(Error::Usage("--push needs a tag (-t NAME)"));
-    for (const auto& t : tags) KILN_TRY(PushStored(*env, stored, t, mode));
+    for (const auto& t : tags) {
+      KILN_TRY_ASSIGN(PushResult pushed, PushStored(*env, stored, t, mode));
+      outcome.manifest = pushed.digest;  // what the registry has (layers gzipped)
+    }
   }
   if (req.load) KILN_TRY(LoadIntoDocker(*env, stored, tags));
   PrintWarnings(warnings, mode);

@@ -508,13 +508,9 @@ Result<void> Push(const GlobalOptions& g, const std::vector<std::string>& argv) 
   KILN_TRY_ASSIGN(image::Reference ref, image::Reference::Parse(f.args()[0]));
   KILN_TRY_ASSIGN(auto env, OpenEnv(g));
   KILN_TRY_ASSIGN(worker::StoredImage img, env->images->Find(f.args()[0]));
-  auto digest = env->registry->Push(ref, {img.manifest_json, img.manifest.media_type.empty()
-                                                                 ? std::string(image::kOciManifest)
-                                                                 : img.manifest.media_type, {}},
-                                    *env->images->NewBlobSource());
-  if (!digest) return Fail(std::move(digest).error().Wrap("pushing {}", ref.String()));
-  std::printf("%s: digest: %s size: %zu\n", ref.tag().empty() ? "latest" : ref.tag().c_str(), digest->str().c_str(),
-              img.manifest_json.size());
+  KILN_TRY_ASSIGN(PushResult pushed, PushStored(*env, img, ref.String(), ProgressMode::kQuiet));
+  std::printf("%s: digest: %s size: %zu\n", ref.tag().empty() ? "latest" : ref.tag().c_str(),
+              pushed.digest.str().c_str(), pushed.size);
   return Ok();
 }
 

@@ -16,6 +16,7 @@
 #include "base/strings.h"
 #include "image/codec.h"
 #include "image/layout.h"
+#include "worker/push_layers.h"
 
 namespace kiln::cli {
 
@@ -173,18 +174,18 @@ Result<void> WriteOutput(Env& env, const worker::StoredImage& image, const std::
   return Ok();
 }
 
-Result<void> PushStored(Env& env, const worker::StoredImage& image, const std::string& name, ProgressMode mode) {
+Result<PushResult> PushStored(Env& env, const worker::StoredImage& image, const std::string& name,
+                              ProgressMode mode) {
   KILN_TRY_ASSIGN(image::Reference ref, image::Reference::Parse(name));
-  registry::PushImage push;
-  push.manifest_bytes = image.manifest_json;
-  push.media_type = image.manifest.media_type.empty() ? std::string(image::kOciManifest) : image.manifest.media_type;
+  auto push = worker::PushRequest(*env.images, image);
+  if (!push) return Fail(std::move(push).error().Wrap("pushing {}", ref.String()));
   auto source = env.images->NewBlobSource();
-  auto digest = env.registry->Push(ref, push, *source);
+  auto digest = env.registry->Push(ref, *push, *source);
   if (!digest) return Fail(std::move(digest).error().Wrap("pushing {}", ref.String()));
   if (mode != ProgressMode::kQuiet)
     std::fprintf(stderr, "pushed %s: digest: %s size: %zu\n", ref.String().c_str(), digest->str().c_str(),
-                 image.manifest_json.size());
-  return Ok();
+                 push->manifest_bytes.size());
+  return PushResult{*digest, push->manifest_bytes.size()};
 }
 
 namespace {

@@ -32,8 +32,18 @@ enum class SaveFormat { kOci, kDocker };
 Result<void> SaveImages(Env& env, const std::vector<worker::StoredImage>& images,
                         const std::vector<std::vector<std::string>>& names, SaveFormat format, const std::string& path);
 
-// Pushes `image` as `name` (a normalized reference) and prints the digest.
-Result<void> PushStored(Env& env, const worker::StoredImage& image, const std::string& name, ProgressMode mode);
+// What a push sent: the manifest's digest and size in bytes.
+struct PushResult {
+  Digest digest;
+  size_t size = 0;
+};
+
+// Pushes `image` as `name` (a normalized reference), its uncompressed layers
+// gzipped (worker::PushRequest), and unless `mode` is kQuiet prints
+// "pushed NAME: digest: D size: N" to stderr. The manifest pushed differs
+// from the stored one when a layer was compressed. Errors are wrapped
+// "pushing NAME".
+Result<PushResult> PushStored(Env& env, const worker::StoredImage& image, const std::string& name, ProgressMode mode);
 
 // Loads `image` into a Docker engine through its API socket ($DOCKER_HOST
 // unix:// or /var/run/docker.sock).

@@ -10,6 +10,7 @@
 #include "base/fs.h"
 #include "base/strings.h"
 #include "image/codec.h"
+#include "worker/push_layers.h"
 
 namespace kiln::worker {
 
@@ -344,10 +345,23 @@ Result<void> ExportCacheToDir(ImageStore& images, const std::vector<CacheRecord>
 
 Result<Digest> ExportCacheToRegistry(ImageStore& images, registry::Client& client,
                                      const std::vector<CacheRecord>& records, const image::Reference& ref) {
-  std::string config = EncodeCacheConfig(records);
+  // Layers go out gzipped, as image pushes do; an import unpacks either.
+  std::vector<CacheRecord> pushed = records;
+  for (auto& r : pushed) {
+    if (r.empty) continue;
+    image::Descriptor layer;
+    layer.media_type = r.media_type;
+    layer.digest = r.blob;
+    layer.size = r.blob_size;
+    KILN_TRY_ASSIGN(image::Descriptor d, PushableLayer(images.store(), layer, r.diff_id, image::kOciLayerGzip));
+    r.blob = d.digest;
+    r.media_type = d.media_type;
+    r.blob_size = d.size;
+  }
+  std::string config = EncodeCacheConfig(pushed);
   KILN_TRY(images.store().blobs().Put(config));
   registry::PushImage push;
-  push.manifest_bytes = EncodeCacheManifest(records, config);
+  push.manifest_bytes = EncodeCacheManifest(pushed, config);
   push.media_type = std::string(image::kOciManifest);
   auto source = images.NewBlobSource();
   return client.Push(ref, push, *source);

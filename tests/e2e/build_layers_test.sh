@@ -49,7 +49,7 @@ kiln_ok tag layers:1 "$REGISTRY/layers:1"
 kiln_ok push "$REGISTRY/layers:1"
 [[ "$OUT" =~ ^1:\ digest:\ (sha256:[0-9a-f]{64})\ size:\ [0-9]+$ ]] || fail "push printed: $OUT"
 DIGEST=${BASH_REMATCH[1]}
-expect_eq "registry layer media type" "application/vnd.oci.image.layer.v1.tar" \
+expect_eq "registry layer media type" "application/vnd.oci.image.layer.v1.tar+gzip" \
   "$(skopeo inspect --tls-verify=false --raw "docker://$REGISTRY/layers:1" | jq -r '.layers[1].mediaType')"
 KILN_ROOT=$WORK/other kiln_ok pull -q "$REGISTRY/layers:1"
 KILN_ROOT=$WORK/other kiln_ok inspect "$REGISTRY/layers:1"

@@ -59,10 +59,13 @@ expect_eq "local cache config type" "application/vnd.kiln.cache.config.v1+json" 
 # (RUN true changes nothing).
 CONFIG=$(_blob "$WORK/cache-local" "$(jq -r .config.digest "$(_blob "$WORK/cache-local" "$MANIFEST")")")
 expect_eq "records" "6 5" "$(jq '.records | length' "$CONFIG") $(jq '[.records[] | select(.empty | not)] | length' "$CONFIG")"
-# The registry holds the same artifact.
+# The registry holds the same records, with the layers pushed gzipped.
 skopeo inspect --tls-verify=false --raw "docker://$REGISTRY/cache/app:buildcache" >"$WORK/remote.json"
-expect_eq "registry cache config" "$(jq -c .config "$(_blob "$WORK/cache-local" "$MANIFEST")")" \
-  "$(jq -c .config "$WORK/remote.json")"
+curl -fsS "http://$REGISTRY/v2/cache/app/blobs/$(jq -r .config.digest "$WORK/remote.json")" >"$WORK/remote-config.json"
+RECORDS='[.records[] | del(.blob, .media_type, .blob_size)]'
+expect_eq "registry cache records" "$(jq -c "$RECORDS" "$CONFIG")" "$(jq -c "$RECORDS" "$WORK/remote-config.json")"
+expect_eq "registry cache layers" "application/vnd.oci.image.layer.v1.tar+gzip" \
+  "$(jq -r '[.layers[].mediaType] | unique | .[]' "$WORK/remote.json")"
 
 # A fresh store per source: everything comes from the cache.
 for from in "type=local,src=$WORK/cache-local" "type=registry,ref=$REGISTRY/cache/app:buildcache"; do

@@ -38,7 +38,9 @@ EOF
 printf 'FROM busybox\nRUN echo base >/base.txt\n' >base/Dockerfile
 printf 'FROM base\nRUN echo "web on $(cat /base.txt)" >/web.txt\nCMD ["cat", "/web.txt"]\n' >web/Dockerfile
 printf 'FROM busybox\nRUN echo tool >/tool.txt\nCMD ["cat", "/tool.txt"]\n' >tool/Dockerfile
-manifest_of() { "$KILN" inspect "$1" | jq -r '.[0].RepoDigests[0]' | sed 's/.*@//'; }
+# The manifest digest the registry holds (push gzips built layers, so it is
+# not the stored manifest's).
+manifest_of() { skopeo inspect --tls-verify=false "docker://$1" | jq -r .Digest; }
 
 # --- --push. ---
 kiln_ok compose --progress plain build --push
