@@ -1,9 +1,9 @@
 #!/bin/bash
 # .dockerignore's `!` reaching into an excluded directory (BuildKit): with
 # `dir` then `!dir/sub`, `COPY . /app` copies dir/sub with dir/ created for
-# it and nothing else of dir; a directory looked into that holds nothing
-# included is not created. The COPY's cache key follows exactly what is
-# copied.
+# it and nothing else of dir (`COPY dir /x` too); a directory looked into
+# that holds nothing included is not created. The COPY's cache key follows
+# exactly what is copied.
 source "$(dirname "$0")/lib.sh"
 source "$KILN_SRC/tests/testdata/build/build_lib.sh"
 
@@ -47,3 +47,14 @@ kiln_ok build --progress=plain -t reinclude:3 "$CTX"
 expect_eq "re-included change reruns" '[1/2] DONE
 [2/2] DONE
 [internal] DONE' "$(step_states "$ERR")"
+
+# A source naming the excluded directory itself copies what is included
+# again below it.
+printf 'FROM busybox\nCOPY dir /x\n' >"$CTX/Dockerfile.dir"
+kiln_ok build -q -f "$CTX/Dockerfile.dir" -t reinclude:dir "$CTX"
+expect_eq "COPY dir layer" '== layer 1
+x/
+x/sub/
+x/sub/deep/
+x/sub/deep/g
+x/sub/f' "$(layer_listings reinclude:dir)"
