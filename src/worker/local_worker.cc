@@ -13,6 +13,7 @@
 #include "base/strings.h"
 #include "image/codec.h"
 #include "sys/mounts.h"
+#include "worker/blob_sink.h"
 
 namespace kiln::worker {
 
@@ -75,16 +76,6 @@ class LocalRootfs : public solver::Rootfs {
   std::vector<std::string> lowerdirs_;
   std::string base_, upper_, work_, merged_;
   mutable Fd fd_;
-};
-
-// Streams a layer into a store blob.
-class BlobSink : public archive::ByteSink {
- public:
-  explicit BlobSink(store::BlobWriter& w) : w_(w) {}
-  Result<void> Write(std::string_view data) override { return w_.Write(data); }
-
- private:
-  store::BlobWriter& w_;
 };
 
 class StoreKeyLock : public solver::Worker::KeyLock {

@@ -5,6 +5,7 @@
 
 #include "archive/compression.h"
 #include "image/codec.h"
+#include "worker/blob_sink.h"
 #include "worker/cache_export.h"
 
 namespace kiln::worker {
@@ -18,15 +19,6 @@ bool IsUncompressedTar(std::string_view media_type) {
 bool IsGzipTar(std::string_view media_type) {
   return media_type == image::kOciLayerGzip || media_type == image::kDockerLayerGzip;
 }
-
-class BlobWriterSink : public archive::ByteSink {
- public:
-  explicit BlobWriterSink(store::BlobWriter& w) : w_(w) {}
-  Result<void> Write(std::string_view data) override { return w_.Write(data); }
-
- private:
-  store::BlobWriter& w_;
-};
 
 // A stored gzip blob of the tar with `diff_id`, when a push (or a pull) left
 // one. The lowest digest wins, so the choice does not depend on order.
@@ -42,7 +34,7 @@ Result<std::optional<store::LayerRecord>> FindGzip(store::Store& store, const Di
 Result<archive::BlobDigests> Compress(store::Store& store, const Digest& blob, const Digest& diff_id) {
   KILN_TRY_ASSIGN(store::BlobReader reader, store.blobs().Open(blob));
   KILN_TRY_ASSIGN(store::BlobWriter writer, store.blobs().Create());
-  BlobWriterSink out(writer);
+  BlobSink out(writer);
   archive::CompressionOptions options;  // the defaults: gzip, level 1, 1 MiB members
   KILN_TRY_ASSIGN(std::unique_ptr<archive::CompressingSink> gzip,
                   archive::CompressingSink::Create(out, options));

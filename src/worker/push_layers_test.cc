@@ -6,19 +6,11 @@
 #include "archive/layer.h"
 #include "base/fs.h"
 #include "image/codec.h"
+#include "worker/blob_sink.h"
 #include "worker/cache_export.h"
 
 namespace kiln::worker {
 namespace {
-
-class BlobSink : public archive::ByteSink {
- public:
-  explicit BlobSink(store::BlobWriter& w) : w_(w) {}
-  Result<void> Write(std::string_view data) override { return w_.Write(data); }
-
- private:
-  store::BlobWriter& w_;
-};
 
 class PushLayersTest : public ::testing::Test {
  protected:
