@@ -8,12 +8,7 @@
 source "$(dirname "$0")/lib.sh"
 source "$KILN_SRC/tests/testdata/build/build_lib.sh"
 
-start_registry
-import_busybox
-# The base comes from the registry, so every store has the same manifest
-# digest, which roots the cache keys.
-kiln_ok tag busybox "$REGISTRY/busybox:latest"
-kiln_ok push "$REGISTRY/busybox:latest"
+registry_busybox
 
 CTX=$WORK/ctx
 mkdir -p "$CTX"

@@ -6,12 +6,7 @@
 source "$(dirname "$0")/lib.sh"
 source "$KILN_SRC/tests/testdata/build/build_lib.sh"
 
-start_registry
-import_busybox
-# The base comes from the registry, so a fresh store has the same base
-# manifest, which roots the cache keys (the --cache-from check at the end).
-kiln_ok tag busybox "$REGISTRY/busybox:latest"
-kiln_ok push "$REGISTRY/busybox:latest"
+registry_busybox
 CTX=$WORK/ctx
 mkdir -p "$CTX"
 seq 1 20000 >"$CTX/numbers.txt"

@@ -8,6 +8,16 @@ import_busybox() {
   kiln_ok import "$WORK/busybox.tar" "${1:-busybox:latest}"
 }
 
+# registry_busybox: starts a registry and pushes the busybox base to it as
+# $REGISTRY/busybox:latest, so every store building FROM it (fresh ones too)
+# resolves the same manifest digest, which roots the cache keys.
+registry_busybox() {
+  start_registry
+  import_busybox
+  kiln_ok tag busybox "$REGISTRY/busybox:latest"
+  kiln_ok push "$REGISTRY/busybox:latest"
+}
+
 # oci_unpack IMG DIR: `kiln save --format oci` of IMG, unpacked into DIR.
 oci_unpack() {
   kiln_ok save --format oci -o "$WORK/.save.tar" "$1"
