@@ -375,12 +375,14 @@ Result<StageBuilder::RemoteAdd> StageBuilder::FetchRemote(const std::string& src
     // BuildKit keys a download by its checksum when one is given (no
     // download on a cache hit), else by the content it just downloaded.
     if (remote.checksum) {
-      remote.record = fmt::format("url {} file={} checksum={}\n", src, kind.filename, remote.checksum->str());
+      remote.record =
+          fmt::format("url {} file={} checksum={}\n", RedactUrl(src), kind.filename, remote.checksum->str());
       return remote;
     }
     auto fetched = worker.FetchUrl(src, kind.filename);
     if (!fetched) return Fail(std::move(fetched).error().At(loc));
-    remote.record = fmt::format("url {} file={} content={}\n", src, kind.filename, fetched->digest.str());
+    remote.record =
+        fmt::format("url {} file={} content={}\n", RedactUrl(src), kind.filename, fetched->digest.str());
     remote.fetched = std::move(*fetched);
     return remote;
   }
@@ -395,8 +397,8 @@ Result<StageBuilder::RemoteAdd> StageBuilder::FetchRemote(const std::string& src
         Error(ErrorCode::kDigestMismatch, fmt::format("checksum mismatch for {}: expected commit {}, got {}",
                                                       RedactUrl(src), args.checksum, *commit))
             .At(loc));
-  remote.record = fmt::format("git {} ref={} subdir={} keep-git-dir={} commit={}\n", git.remote, git.ref,
-                              kind.subdir, git.keep_git_dir, *commit);
+  remote.record = fmt::format("git {} ref={} subdir={} keep-git-dir={} commit={}\n", RedactUrl(git.remote),
+                              git.ref, kind.subdir, git.keep_git_dir, *commit);
   remote.commit = *commit;
   remote.keep_git_dir = git.keep_git_dir;
   return remote;
