@@ -218,8 +218,10 @@ Result<int> LocalWorker::Run(solver::Rootfs& rootfs_in, const solver::RunRequest
     spec.mounts.push_back(std::move(m));
   }
   spec.on_output = req.on_output;
-  KILN_TRY_ASSIGN(exec::RunResult result, executor_.Run(spec));
-  return result.exit_code;
+  auto result = executor_.Run(spec);
+  WipeStrings(spec.env);  // may hold an env= secret
+  if (!result) return Fail(std::move(result).error());
+  return result->exit_code;
 }
 
 Result<solver::Commit> LocalWorker::CommitRootfs(std::unique_ptr<solver::Rootfs> rootfs_in, const Digest& parent_chain,
