@@ -1,6 +1,7 @@
 // kiln build: docker build / buildx build flags over solver::Build.
 
 #include <fcntl.h>
+#include <sys/file.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -166,6 +167,12 @@ Result<RunDir> OpenRunDir(const std::string& store_root) {
   std::string base = "/run/kiln/" + Digest::Of(store_root).Short();
   KILN_TRY(MakeDirs(base, 0700));
   KILN_TRY_ASSIGN(Fd base_fd, OpenFile(base, O_RDONLY | O_DIRECTORY));
+  // Sweep and create under one lock (flock on the base directory, released
+  // when base_fd closes): otherwise a sweep can take a directory another
+  // build, or a parallel compose service, has just made, before its lock
+  // exists, for a dead process's and remove it.
+  while (::flock(base_fd.get(), LOCK_EX) != 0)
+    if (errno != EINTR) return Fail(Error::Io(base, errno, "lock"));
   KILN_TRY_ASSIGN(auto names, ListDirectory(base_fd.get(), base));
   for (const auto& n : names) {
     std::string dir = base + "/" + n;
