@@ -15,16 +15,25 @@
 #             (the 2.25 s is 1.5 x the measured CPU time of one stage)
 #   rss       peak RSS of kiln building the 300 MiB context (cold)        <= 100 MiB
 #
+# Where a Docker engine answers `docker info`, noop, runtrue, copy and parallel
+# are also built with its BuildKit (DOCKER_BUILDKIT=1, --network=host, the same
+# Dockerfiles, contexts and busybox base, imported as busybox:latest), and the
+# table shows kiln's time as a ratio to BuildKit's (issue #4). Without one
+# those columns say n/a. Setup: DEVELOPERS.md.
+#
 # Environment: KILN (default /work/build-bench/kiln), WORK (scratch, default
 # /tmp/kiln-bench-build; the generated contexts are kept there between runs),
-# RUNS (hyperfine runs per series, default 5). Needs root, runc, hyperfine,
-# busybox-static, python3, /usr/bin/time. Contexts are generated, never committed.
+# RUNS (hyperfine runs per series, default 5), DOCKER (default docker: a client
+# that builds with BuildKit, e.g. Debian's docker.io; a CLI >= 23 needs the
+# buildx plugin) and DOCKER_HOST. Needs root, runc, hyperfine, busybox-static,
+# python3, /usr/bin/time. Contexts are generated, never committed.
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 repo=$(cd "$here/../.." && pwd)
 KILN=${KILN:-/work/build-bench/kiln}
 W=${WORK:-/tmp/kiln-bench-build}
 RUNS=${RUNS:-5}
+DOCKER=${DOCKER:-docker}
 targets=${*:-noop runtrue copy parallel rss}
 [ -x "$KILN" ] || { echo "bench/build: kiln binary $KILN not found (set KILN=)" >&2; exit 2; }
 for t in hyperfine runc python3 /usr/bin/time; do
@@ -124,10 +133,35 @@ printf 'FROM busybox:latest\nCOPY . /app\n' >"$W/df/copy"
 
 k() { echo "$KILN --root $1 build --progress=plain"; }
 
+# --- BuildKit ------------------------------------------------------------------
+# bk is set when the engine answers and a probe build works. Its images carry
+# the label kiln.bench so the untagged ones are removed at the end.
+bk=""
+if command -v "$DOCKER" >/dev/null && "$DOCKER" info >/dev/null 2>&1; then
+  export DOCKER_BUILDKIT=1
+  # The layer's diff id is the digest of the uncompressed tar, so this imports
+  # only when busybox:latest is not bb.tar already.
+  if [ "$("$DOCKER" image inspect -f '{{index .RootFS.Layers 0}}' busybox:latest 2>/dev/null)" != \
+       "sha256:$(sha256sum <"$W/bb.tar" | cut -d' ' -f1)" ]; then
+    "$DOCKER" import "$W/bb.tar" busybox:latest >/dev/null
+  fi
+  printf 'FROM busybox:latest\nRUN true\n' >"$W/df/probe"
+  if "$DOCKER" build --network=host --progress=plain --label kiln.bench=1 --no-cache -f "$W/df/probe" "$S" \
+      >"$W/logs/buildkit-probe.log" 2>&1; then
+    bk=1
+    echo "BuildKit: Docker engine $("$DOCKER" version -f '{{.Server.Version}}') through $DOCKER" | tee -a "$W/meta.txt"
+  else
+    echo "bench/build: $DOCKER answers but cannot build with BuildKit, so its columns say n/a:" >&2
+    tail -n 5 "$W/logs/buildkit-probe.log" >&2
+  fi
+fi
+d() { echo "$DOCKER build --network=host --progress=plain --label kiln.bench=1"; }
+
 # --- no-op rebuild -----------------------------------------------------------
 if [[ " $targets " == *" noop "* ]]; then
   fresh_root "$W/root-noop"
   series noop "$((RUNS * 4))" 2 "" "$(k "$W/root-noop") -t bench/steps30 -f $W/df/steps30 $S" || true
+  [ -z "$bk" ] || series bk_noop "$((RUNS * 4))" 2 "" "$(d) -t bench/steps30 -f $W/df/steps30 $S" || true
 fi
 
 # --- RUN true vs bare runc ---------------------------------------------------
@@ -149,6 +183,10 @@ PY
   fresh_root "$W/root-run"
   series run0 "$((RUNS * 3))" 1 "" "$(k "$W/root-run") --no-cache -f $W/df/run0 $S" || true
   series run5 "$((RUNS * 3))" 1 "" "$(k "$W/root-run") --no-cache -f $W/df/run5 $S" || true
+  if [ -n "$bk" ]; then
+    series bk_run0 "$((RUNS * 3))" 1 "" "$(d) --no-cache -f $W/df/run0 $S" || true
+    series bk_run5 "$((RUNS * 3))" 1 "" "$(d) --no-cache -f $W/df/run5 $S" || true
+  fi
 fi
 
 # --- COPY . of 300 MiB / 20,000 files ------------------------------------------
@@ -162,12 +200,22 @@ if [[ " $targets " == *" copy "* ]]; then
     "$(k "$W/root-copy") -t bench/copy -f $W/df/copy $B" || true
   series copy_warm "$RUNS" 1 "" "$(k "$W/root-copy") -t bench/copy -f $W/df/copy $B" || true
   cp -p "$B/$edit_file" "$W/edit-orig"
-  series copy_edit "$RUNS" 1 "printf 'edit %s\n' \$(date +%s%N) > $B/$edit_file && sync" \
-    "$(k "$W/root-copy") -t bench/copy -f $W/df/copy $B" || true
+  edit="printf 'edit %s\n' \$(date +%s%N) > $B/$edit_file && sync"
+  series copy_edit "$RUNS" 1 "$edit" "$(k "$W/root-copy") -t bench/copy -f $W/df/copy $B" || true
   cp -p "$W/edit-orig" "$B/$edit_file"
+  if [ -n "$bk" ]; then
+    # Cold: no build cache (the context's synced copy included) and no image.
+    series bk_copy_cold "$RUNS" 0 \
+      "$DOCKER rmi -f bench/copy >/dev/null 2>&1; $DOCKER builder prune -af >/dev/null && sync" \
+      "$(d) -t bench/copy -f $W/df/copy $B" || true
+    series bk_copy_warm "$RUNS" 1 "" "$(d) -t bench/copy -f $W/df/copy $B" || true
+    series bk_copy_edit "$RUNS" 1 "$edit" "$(d) -t bench/copy -f $W/df/copy $B" || true
+    cp -p "$W/edit-orig" "$B/$edit_file"
+  fi
 fi
 
 # --- three parallel stages ------------------------------------------------------
+# shellcheck disable=SC2016 # the $ in single quotes are for the build's shell
 if [[ " $targets " == *" parallel "* ]]; then
   # Calibrate: SPIN iterations of a busybox shell loop take ~1.5 s of CPU.
   loop='i=0; while [ $i -lt $0 ]; do i=$((i+1)); done'
@@ -193,9 +241,11 @@ if [[ " $targets " == *" parallel "* ]]; then
   fresh_root "$W/root-par"
   series par1 "$RUNS" 0 "" "$(k "$W/root-par") --no-cache --build-arg SPIN=$spin -f $W/df/par1 $S" || true
   series par3 "$RUNS" 0 "" "$(k "$W/root-par") --no-cache --build-arg SPIN=$spin -f $W/df/par3 $S" || true
+  [ -z "$bk" ] || series bk_par3 "$RUNS" 0 "" "$(d) --no-cache --build-arg SPIN=$spin -f $W/df/par3 $S" || true
 fi
 
 # --- peak RSS -------------------------------------------------------------------
+# shellcheck disable=SC2046 # k's command line is split into words on purpose
 if [[ " $targets " == *" rss "* ]]; then
   fresh_root "$W/root-rss"
   if /usr/bin/time -o "$W/rss.txt" -f %M $(k "$W/root-rss") -t bench/copy -f "$W/df/copy" "$B" >"$W/logs/rss.log" 2>&1; then
@@ -208,6 +258,12 @@ if [[ " $targets " == *" rss "* ]]; then
   fi
 fi
 
+if [ -n "$bk" ]; then
+  # The 300 MiB image and the build cache of every edit would stay in the engine.
+  "$DOCKER" rmi -f bench/copy >/dev/null 2>&1 || true
+  "$DOCKER" image prune -f --filter label=kiln.bench=1 >/dev/null || true
+  "$DOCKER" builder prune -af >/dev/null || true
+fi
 echo "load average at end: $(cut -d' ' -f1-3 /proc/loadavg)" | tee -a "$W/meta.txt"
 python3 "$here/table.py" "$res"
 rm -rf "$W/trash"
