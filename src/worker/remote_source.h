@@ -25,15 +25,22 @@ Result<solver::FetchedSource> DownloadUrl(registry::HttpClient& http, const std:
 // Checks out `source` with git: a shallow fetch of `source.ref` (the
 // remote's HEAD when empty; a commit id falls back to a full fetch when the
 // server refuses to serve it directly) and its submodules, into a fresh
-// temp directory, without .git unless `source.keep_git_dir`. kNotFound
-// when the remote has no such ref or git is not installed, kNetwork when
-// git cannot read the remote (git's last error line is kept). Thread-safe.
+// temp directory, without .git unless `source.keep_git_dir`. Credentials
+// in an http(s) URL ("https://user:token@host/repo") reach git only through
+// its environment: no git argv, .git/config or other file holds them, and a
+// kept .git names the remote with the password redacted (solver::RedactUrl),
+// as BuildKit does. kNotFound when the remote has no such ref or git is not
+// installed, kAuth when the remote refuses the credentials (or wants some),
+// kNetwork when git cannot read the remote otherwise (git's last error line
+// is kept), kInvalid for a password in a non-http URL or a malformed one.
+// Errors show the URL redacted. Thread-safe.
 Result<solver::FetchedSource> CloneGit(sys::ProcessRunner& runner, const solver::GitSource& source);
 
 // The commit `source.ref` names on the remote (`git ls-remote`): the ref
 // as given ("HEAD", "refs/..."), else a branch, else a tag (peeled to its
-// commit). A full commit id is returned without asking. kNotFound when
-// nothing matches, kNetwork when the remote cannot be read. Thread-safe.
+// commit). A full commit id is returned without asking. Credentials are
+// passed and errors reported as in CloneGit. kNotFound when nothing
+// matches, kAuth or kNetwork when the remote cannot be read. Thread-safe.
 Result<std::string> ResolveGitRef(sys::ProcessRunner& runner, const solver::GitSource& source);
 
 // Parses an HTTP date (RFC 7231 IMF-fixdate, "Sun, 06 Nov 1994 08:49:37
