@@ -373,8 +373,8 @@ class Applier {
   Result<void> SetXattrs(const TarEntry& e, const std::string& where, SetFn set) {
     for (const auto& [k, v] : e.xattrs) {
       // A layer must not smuggle in overlayfs metadata (redirects, opaque
-      // markers): those are only made from whiteout entries.
-      if (k.starts_with("trusted.overlay.") || k.starts_with("user.overlay.")) continue;
+      // markers: those are only made from whiteout entries) or kiln's.
+      if (IsBuilderXattr(k)) continue;
       if (set(k, v) != 0) {
         if (errno == ENOTSUP) continue;
         if (errno == EPERM && options_.ownership == OwnershipMode::kIgnore) continue;

@@ -224,13 +224,16 @@ TEST_F(ApplyTest, RefusesOutOfRangeIds) {
             "layer sha256:test: entry 1 \"f\": uid/gid 4294967301:0 out of range");
 }
 
-TEST_F(ApplyTest, DropsOverlayXattrsFromLayers) {
+TEST_F(ApplyTest, DropsOverlayAndKilnXattrsFromLayers) {
   TarEntry d = Dir("d");
   d.xattrs["trusted.overlay.redirect"] = "/etc";
   d.xattrs["trusted.overlay.opaque"] = "y";
   d.xattrs["user.ok"] = "1";
+  // Nor may it plant a content digest that COPY would trust.
+  d.xattrs[kContentDigestXattr] = std::string(32, 'x');
   ASSERT_TRUE(Apply(MakeTar({{d, ""}}), WhiteoutMode::kOverlay));
   char buf[64];
+  EXPECT_EQ(::getxattr(T("d").c_str(), kContentDigestXattr, buf, sizeof buf), -1);
   EXPECT_EQ(::getxattr(T("d").c_str(), "trusted.overlay.redirect", buf, sizeof buf), -1);
   EXPECT_EQ(::getxattr(T("d").c_str(), "trusted.overlay.opaque", buf, sizeof buf), -1);
   EXPECT_EQ(::getxattr(T("d").c_str(), "user.ok", buf, sizeof buf), 1);

@@ -127,7 +127,7 @@ struct CompressingSink::Impl {
   // Hands the buffered chunk to a worker (or compresses it inline), then
   // writes finished chunks in order while too many are in flight.
   Result<void> SubmitChunk() {
-    if (options.compression == Compression::kNone) {
+    if (options.compression == Compression::kNone && workers.empty()) {
       KILN_TRY(WriteCompressed(chunk));
       chunk.clear();
       return Ok();
@@ -140,7 +140,14 @@ struct CompressingSink::Impl {
     auto input = std::make_shared<std::string>(std::move(chunk));
     chunk = std::string();
     chunk.reserve(options.chunk_size);
-    Job job([input](ChunkCompressor& c) { return c.Compress(*input); });
+    Job job = options.compression == Compression::kNone
+                  // The one worker hashes the chunks in order while the
+                  // caller reads the next ones: SHA-256 is the cost here.
+                  ? Job([this, input](ChunkCompressor&) -> Result<std::string> {
+                      diff_hasher.Update(*input);
+                      return std::move(*input);
+                    })
+                  : Job([input](ChunkCompressor& c) { return c.Compress(*input); });
     pending.push_back(job.get_future());
     {
       std::lock_guard<std::mutex> lock(mu);
@@ -193,17 +200,17 @@ Result<std::unique_ptr<CompressingSink>> CompressingSink::Create(ByteSink& out,
   auto impl = std::make_unique<Impl>(out, options);
   impl->chunk.reserve(options.chunk_size);
   impl->inline_compressor = std::make_unique<ChunkCompressor>(options.compression, options.level);
-  if (options.compression != Compression::kNone) {
-    for (int i = 0; i < options.threads; ++i)
-      impl->workers.emplace_back([p = impl.get()] { p->WorkerLoop(); });
-  }
+  // Uncompressed, one worker is enough (and keeps the hash in order).
+  int threads = options.compression == Compression::kNone ? std::min(options.threads, 1) : options.threads;
+  for (int i = 0; i < threads; ++i) impl->workers.emplace_back([p = impl.get()] { p->WorkerLoop(); });
   return std::unique_ptr<CompressingSink>(new CompressingSink(std::move(impl)));
 }
 
 Result<void> CompressingSink::Write(std::string_view data) {
   Impl& s = *impl_;
   if (s.closed) return Fail(Error::Invalid("write to a closed compressing sink"));
-  s.diff_hasher.Update(data);
+  bool hashed_by_worker = s.options.compression == Compression::kNone && !s.workers.empty();
+  if (!hashed_by_worker) s.diff_hasher.Update(data);
   while (!data.empty()) {
     size_t take = std::min(data.size(), s.options.chunk_size - s.chunk.size());
     s.chunk.append(data.substr(0, take));

@@ -36,6 +36,17 @@ namespace kiln::archive {
 inline constexpr std::string_view kWhiteoutPrefix = ".wh.";
 inline constexpr std::string_view kOpaqueWhiteout = ".wh..wh..opq";
 
+// kiln's record of a file's content digest (the 32 bytes of its sha256),
+// set by COPY on the files it writes into a step's upper dir so the next
+// build of the same COPY can hard-link unchanged files (solver/copy.h).
+inline constexpr const char* kContentDigestXattr = "trusted.kiln.sha256";
+
+// Xattrs that are the builder's bookkeeping, not the file's: overlayfs's
+// (trusted.overlay.*, user.overlay.*) and kiln's own (trusted.kiln.*). They
+// are never written to a layer and never applied from one, so a layer
+// cannot plant a content digest that COPY would trust.
+bool IsBuilderXattr(std::string_view name);
+
 // Returns true for a path (relative to the tree root, no leading '/',
 // e.g. "etc/hosts") that must not go into the layer. Excluding a
 // directory excludes everything below it.

@@ -17,18 +17,21 @@
 #include "base/strings.h"
 
 namespace kiln::archive {
+
+bool IsBuilderXattr(std::string_view name) {
+  return name.starts_with("trusted.overlay.") || name.starts_with("user.overlay.") ||
+         name.starts_with("trusted.kiln.");
+}
+
 namespace {
 
 constexpr size_t kCopyBuffer = 256 * 1024;
 
-bool IsOverlayXattr(std::string_view name) {
-  return name.starts_with("trusted.overlay.") || name.starts_with("user.overlay.");
-}
-
 // Xattrs that describe the build host rather than the file are not copied:
-// SELinux labels, ACLs in the system namespace, overlayfs bookkeeping.
+// SELinux labels, ACLs in the system namespace, overlayfs's and kiln's
+// bookkeeping.
 bool KeepXattr(std::string_view name) {
-  return !IsOverlayXattr(name) && name != "security.selinux" && !name.starts_with("system.");
+  return !IsBuilderXattr(name) && name != "security.selinux" && !name.starts_with("system.");
 }
 
 // All xattrs of `path` (not following symlinks), name -> value.
@@ -52,7 +55,8 @@ Result<std::map<std::string, std::string>> ListXattrs(const std::string& path) {
     size_t nul = rest.find('\0');
     std::string name(rest.substr(0, nul));
     rest.remove_prefix(nul == std::string_view::npos ? rest.size() : nul + 1);
-    if (name.empty()) continue;
+    // kiln's own are never archived; no need to read them.
+    if (name.empty() || name.starts_with("trusted.kiln.")) continue;
     std::string value(256, '\0');
     while (true) {
       ssize_t n = ::lgetxattr(path.c_str(), name.c_str(), value.data(), value.size());

@@ -4,6 +4,7 @@
 #include <linux/magic.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
+#include <sys/xattr.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -12,6 +13,7 @@
 #include <memory>
 #include <mutex>
 
+#include "archive/layer.h"
 #include "base/strings.h"
 
 namespace kiln::solver {
@@ -33,6 +35,17 @@ constexpr size_t kBufferSize = 1 << 20;
 char* ThreadBuffer() {
   thread_local std::unique_ptr<char[]> buf(new char[kBufferSize]);
   return buf.get();
+}
+
+// A sha256 digest as the 32 bytes kContentDigestXattr holds: small enough
+// to live inside an ext4 inode, where the hex form would take a 4 KiB
+// block per file.
+std::string DigestBytes(const Digest& d) {
+  std::string out;
+  const std::string& hex = d.hex();
+  auto nibble = [](char c) { return c <= '9' ? c - '0' : c - 'a' + 10; };
+  for (size_t i = 0; i + 1 < hex.size(); i += 2) out += static_cast<char>(nibble(hex[i]) << 4 | nibble(hex[i + 1]));
+  return out;
 }
 
 // The walk rule ExpandSources, HashPath and CopyPath share, so that a cache
@@ -280,6 +293,15 @@ bool CtimeIsTrustworthy(const struct statfs& fs) {
   }
 }
 
+// The installed digest cache if remembered digests can be trusted for the
+// tree at `root_fd` (whose stat it fills in), else null.
+FileDigestCache* UsableCache(int root_fd, struct stat* tree) {
+  FileDigestCache* cache = CurrentCache();
+  struct statfs fs;
+  if (cache && ::fstat(root_fd, tree) == 0 && ::fstatfs(root_fd, &fs) == 0 && CtimeIsTrustworthy(fs)) return cache;
+  return nullptr;
+}
+
 // HashPath's state for one call: the digest being built and where file
 // digests may be remembered.
 struct Hasher {
@@ -368,9 +390,7 @@ Result<Digest> HashPath(int root_fd, const std::string& rel_in, const ExcludeFn&
   }
   KILN_TRY_ASSIGN(Fd pfd, OpenInRoot(root_fd, parent, O_RDONLY | O_DIRECTORY));
   Hasher hasher(Filter{excluded, can_skip_dir});
-  struct statfs fs;
-  if (FileDigestCache* cache = CurrentCache();
-      cache && ::fstat(root_fd, &hasher.tree) == 0 && ::fstatfs(root_fd, &fs) == 0 && CtimeIsTrustworthy(fs)) {
+  if (FileDigestCache* cache = UsableCache(root_fd, &hasher.tree)) {
     hasher.cache = cache;
     hasher.start_ns = cache->Now();
   }
@@ -392,6 +412,9 @@ struct Copier {
   // copy_file_range failed once with "not supported here" (EXDEV between the
   // context and an overlay mount): go straight to read/write.
   bool no_copy_range = false;
+  // Where source files' digests are remembered (CopyOptions::stamp_digests).
+  FileDigestCache* cache = nullptr;
+  struct stat tree {};
 
   uid_t Uid(const struct stat& st) const {
     if (opt.uid) return *opt.uid;
@@ -443,8 +466,37 @@ struct Copier {
   }
 
   // Copies entry `sname` of source dir `sdir` to `dname` in dest dir `ddir`.
+  // The remembered content digest of source file `st`, when stamping.
+  std::optional<Digest> SourceDigest(const struct stat& st) const {
+    if (!cache || st.st_dev != tree.st_dev) return std::nullopt;
+    return cache->Find(tree, st);
+  }
+
+  // Hard-links `name` of `link_dir` as `dname` in `ddir` if it is a regular
+  // file holding `digest` with the metadata copying `st` would give.
+  // Anything else (no such file, other metadata, EXDEV) means copying.
+  bool LinkUnchanged(int link_dir, const std::string& name, const struct stat& st, const Digest& digest, int ddir,
+                     const std::string& dname) const {
+    struct stat prev;
+    if (::fstatat(link_dir, name.c_str(), &prev, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISREG(prev.st_mode) ||
+        prev.st_size != st.st_size || (prev.st_mode & 07777) != Mode(st) || prev.st_uid != Uid(st) ||
+        prev.st_gid != Gid(st) || prev.st_mtim.tv_sec != st.st_mtim.tv_sec ||
+        prev.st_mtim.tv_nsec != st.st_mtim.tv_nsec)
+      return false;
+    int fd = ::openat(link_dir, name.c_str(), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+    if (fd < 0) return false;
+    Fd owned(fd);
+    char value[64];
+    ssize_t n = ::fgetxattr(fd, archive::kContentDigestXattr, value, sizeof value);
+    if (n <= 0 || std::string_view(value, static_cast<size_t>(n)) != DigestBytes(digest)) return false;
+    return ::linkat(link_dir, name.c_str(), ddir, dname.c_str(), 0) == 0;
+  }
+
+  // `link_dir` is the directory under CopyOptions::link_from matching
+  // `ddir`, or -1.
   Result<void> Entry(int sdir, const std::string& sname, int ddir, const std::string& dname, const std::string& shown,
-                     bool follow_src, const std::string& src_rel, DestDir in = DestDir::kMayHaveEntries) {
+                     bool follow_src, const std::string& src_rel, DestDir in = DestDir::kMayHaveEntries,
+                     int link_dir = -1) {
     bool may_exist = in == DestDir::kMayHaveEntries;
     struct stat st;
     if (::fstatat(sdir, sname.c_str(), &st, follow_src ? 0 : AT_SYMLINK_NOFOLLOW) != 0)
@@ -461,7 +513,10 @@ struct Copier {
       int d = ::openat(ddir, dname.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
       if (d < 0) return Fail(Error::Io(shown, errno, "open"));
       Fd dfd(d);
-      KILN_TRY(Contents(s, d, shown, src_rel, kept ? DestDir::kMayHaveEntries : DestDir::kFresh));
+      Fd link_child;
+      if (link_dir >= 0)
+        link_child = Fd(::openat(link_dir, dname.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+      KILN_TRY(Contents(s, d, shown, src_rel, kept ? DestDir::kMayHaveEntries : DestDir::kFresh, link_child.get()));
       if (::fchown(d, Uid(st), Gid(st)) != 0) return Fail(Error::Io(shown, errno, "chown"));
       if (::fchmod(d, Mode(st)) != 0) return Fail(Error::Io(shown, errno, "chmod"));
       struct timespec times[2] = {st.st_atim, st.st_mtim};
@@ -478,10 +533,13 @@ struct Copier {
       links[{st.st_dev, st.st_ino}] = shown;
     }
     if (S_ISREG(st.st_mode)) {
+      std::optional<Digest> digest;
+      if (opt.stamp_digests) digest = SourceDigest(st);
+      if (digest && link_dir >= 0 && LinkUnchanged(link_dir, dname, st, *digest, ddir, dname)) return Ok();
       int s = ::openat(sdir, sname.c_str(), O_RDONLY | O_CLOEXEC | (follow_src ? 0 : O_NOFOLLOW));
       if (s < 0) return Fail(Error::Io(src_rel, errno, "open"));
       Fd sfd(s);
-      return RegularFile(s, st, ddir, dname, shown);
+      return RegularFile(s, st, ddir, dname, shown, digest);
     }
     if (S_ISLNK(st.st_mode)) {
       char target[4096];
@@ -500,12 +558,19 @@ struct Copier {
     return Ok();
   }
 
-  Result<void> RegularFile(int s, const struct stat& st, int ddir, const std::string& dname,
-                          const std::string& shown) {
+  // `digest`, when known, is stamped on the copy for a later LinkUnchanged.
+  Result<void> RegularFile(int s, const struct stat& st, int ddir, const std::string& dname, const std::string& shown,
+                           const std::optional<Digest>& digest = std::nullopt) {
     int d = ::openat(ddir, dname.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
     if (d < 0) return Fail(Error::Io(shown, errno, "create"));
     Fd dfd(d);
     KILN_TRY(CopyFileData(s, d, shown));
+    if (digest) {
+      std::string value = DigestBytes(*digest);
+      // Only an optimisation for the next build: a filesystem without
+      // trusted xattrs just never links.
+      (void)::fsetxattr(d, archive::kContentDigestXattr, value.data(), value.size(), 0);
+    }
     if (::fchown(d, Uid(st), Gid(st)) != 0) return Fail(Error::Io(shown, errno, "chown"));
     if (::fchmod(d, Mode(st)) != 0) return Fail(Error::Io(shown, errno, "chmod"));
     struct timespec times[2] = {st.st_atim, st.st_mtim};
@@ -514,13 +579,13 @@ struct Copier {
   }
 
   Result<void> Contents(int sdir, int ddir, const std::string& shown, const std::string& src_rel,
-                        DestDir dest = DestDir::kMayHaveEntries) {
+                        DestDir dest = DestDir::kMayHaveEntries, int link_dir = -1) {
     KILN_TRY_ASSIGN(auto names, ListDirectory(sdir, src_rel));
     for (const auto& n : names) {
       std::string child_rel = JoinRel(src_rel, n);
       KILN_TRY_ASSIGN(bool walked, filter().Walked(sdir, n, child_rel));
       if (!walked) continue;
-      KILN_TRY(Entry(sdir, n, ddir, n, shown == "/" ? "/" + n : shown + "/" + n, false, child_rel, dest));
+      KILN_TRY(Entry(sdir, n, ddir, n, shown == "/" ? "/" + n : shown + "/" + n, false, child_rel, dest, link_dir));
     }
     return Ok();
   }
@@ -533,6 +598,7 @@ Result<void> CopyPath(int src_root_fd, const std::string& src_rel_in, int dst_ro
   std::string src_rel = RelativeToRoot(src_rel_in);
   std::string dst = CleanPath("/" + dst_path);
   Copier copier{dst_root_fd, options, {}};
+  if (options.stamp_digests) copier.cache = UsableCache(src_root_fd, &copier.tree);
   // The source itself is followed if it is a symlink (BuildKit's
   // FollowSymlinks for COPY sources), but only inside its root.
   KILN_TRY_ASSIGN(Fd src, OpenInRoot(src_root_fd, src_rel, O_PATH));
@@ -542,7 +608,10 @@ Result<void> CopyPath(int src_root_fd, const std::string& src_rel_in, int dst_ro
     KILN_TRY(MkdirAllInRoot(dst_root_fd, dst, 0, 0));
     KILN_TRY_ASSIGN(Fd s, OpenInRoot(src_root_fd, src_rel, O_RDONLY | O_DIRECTORY));
     KILN_TRY_ASSIGN(Fd d, OpenInRoot(dst_root_fd, dst, O_RDONLY | O_DIRECTORY));
-    KILN_TRY(copier.Contents(s.get(), d.get(), dst, src_rel));
+    Fd link_dir;
+    if (options.link_from >= 0)
+      if (auto l = OpenInRoot(options.link_from, dst, O_RDONLY | O_DIRECTORY)) link_dir = std::move(*l);
+    KILN_TRY(copier.Contents(s.get(), d.get(), dst, src_rel, DestDir::kMayHaveEntries, link_dir.get()));
     // The destination directory takes --chown/--chmod like its contents.
     if (options.uid && ::fchown(d.get(), *options.uid, options.gid.value_or(*options.uid)) != 0)
       return Fail(Error::Io(dst, errno, "chown"));

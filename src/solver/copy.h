@@ -93,6 +93,16 @@ struct CopyOptions {
   ExcludeFn can_skip_dir;
   // With kSourceOwners, files keep the source's uid/gid (COPY --from a stage).
   enum class Owners { kRoot, kSourceOwners } owners = Owners::kRoot;
+  // For a copy into a plain directory (a step's upper dir, never through
+  // overlayfs, where a link would copy up): each regular file whose content
+  // digest the FileDigestCache knows is stamped with it (archive's
+  // kContentDigestXattr), and a file whose counterpart at the same path
+  // under `link_from` (a directory fd, the snapshot the same COPY made last
+  // time, or -1) has that digest and the metadata the copy would give is
+  // hard-linked instead of copied. Its bytes are then the ones a copy would
+  // have written, so the layer is the same.
+  bool stamp_digests = false;
+  int link_from = -1;
 };
 
 // Copies `src_rel` from the source root to `dst_path` in the destination

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/xattr.h>
 #include <unistd.h>
 
 #include <map>
@@ -389,6 +390,59 @@ TEST_F(HashPathCacheTest, FilesOnOtherFilesystemsAreAlwaysRead) {
   ASSERT_TRUE(inner) << inner.error().Render();
   EXPECT_EQ(cache_.misses, 1);
   EXPECT_EQ(cache_.hits, 0);
+}
+
+// What COPY into a fresh upper dir does for the next build of itself: the
+// copied files carry their content digest, and a later copy hard-links the
+// files whose digest and metadata are unchanged and copies the others.
+TEST_F(HashPathCacheTest, StampedCopyLinksOnlyUnchangedFilesNextTime) {
+  Put(ctx_->path(), "app/a.txt", "alpha");
+  Put(ctx_->path(), "app/sub/b.txt", "beta");
+  Put(ctx_->path(), "app/c.txt", "gamma");
+  ASSERT_TRUE(HashPath(ctx_fd_.get(), "app", nullptr));
+  auto root = [&](const std::string& name) {
+    EXPECT_TRUE(MakeDirs(img_->path() + "/" + name));
+    return *OpenFile(img_->path() + "/" + name, O_RDONLY | O_DIRECTORY);
+  };
+  Fd v1 = root("v1"), v2 = root("v2");
+  CopyOptions opt;
+  opt.stamp_digests = true;
+  auto r = CopyPath(ctx_fd_.get(), "app", v1.get(), "/dst", DestKind::kDirectory, opt);
+  ASSERT_TRUE(r) << r.error().Render();
+  char value[128] = {};
+  ssize_t n = ::getxattr((img_->path() + "/v1/dst/sub/b.txt").c_str(), "trusted.kiln.sha256", value, sizeof value);
+  // The raw 32 bytes of the digest.
+  std::string hex;
+  for (int i = 0; i < n; ++i) hex += fmt::format("{:02x}", static_cast<unsigned char>(value[i]));
+  EXPECT_EQ(hex, Digest::Of("beta").hex());
+
+  // b.txt changes; c.txt keeps its content but the old copy's digest is
+  // forged, as a hostile snapshot might: neither may be linked.
+  Put(ctx_->path(), "app/sub/b.txt", "BETA");
+  std::string forged(32, 'x');
+  ASSERT_EQ(::setxattr((img_->path() + "/v1/dst/c.txt").c_str(), "trusted.kiln.sha256", forged.data(), forged.size(), 0), 0);
+  ASSERT_TRUE(HashPath(ctx_fd_.get(), "app", nullptr));
+  opt.link_from = v1.get();
+  r = CopyPath(ctx_fd_.get(), "app", v2.get(), "/dst", DestKind::kDirectory, opt);
+  ASSERT_TRUE(r) << r.error().Render();
+  auto ino = [&](const std::string& rel) {
+    struct stat st;
+    EXPECT_EQ(::stat((img_->path() + "/" + rel).c_str(), &st), 0) << rel;
+    return st.st_ino;
+  };
+  EXPECT_EQ(ino("v2/dst/a.txt"), ino("v1/dst/a.txt"));
+  EXPECT_NE(ino("v2/dst/sub/b.txt"), ino("v1/dst/sub/b.txt"));
+  EXPECT_NE(ino("v2/dst/c.txt"), ino("v1/dst/c.txt"));
+  EXPECT_EQ(*ReadFile(img_->path() + "/v2/dst/sub/b.txt"), "BETA");
+  EXPECT_EQ(*ReadFile(img_->path() + "/v2/dst/c.txt"), "gamma");
+  EXPECT_EQ(*ReadFile(img_->path() + "/v1/dst/sub/b.txt"), "beta");
+
+  // Other metadata (here --chmod) is not the linked file's: copy.
+  Fd v3 = root("v3");
+  opt.chmod = 0600;
+  r = CopyPath(ctx_fd_.get(), "app", v3.get(), "/dst", DestKind::kDirectory, opt);
+  ASSERT_TRUE(r) << r.error().Render();
+  EXPECT_NE(ino("v3/dst/a.txt"), ino("v1/dst/a.txt"));
 }
 
 }  // namespace

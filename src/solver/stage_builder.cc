@@ -194,6 +194,11 @@ class StageBuilder {
   Result<void> Dispatch(const df::Instruction& ins);
   Result<void> DoRun(const df::Instruction& ins);
   Result<void> DoCopy(const df::Instruction& ins, bool is_add);
+  // COPY of directory `src` (from `source_fd`) to `dest` where the image has
+  // nothing yet, written into the rootfs's upper dir. False when that does
+  // not apply and the copy is still to be done.
+  Result<bool> CopyIntoNewDir(Rootfs& rootfs, int source_fd, const std::string& src, const std::string& dest,
+                              const std::string& link_key, CopyOptions opt);
   Result<void> DoWorkdir(const df::Instruction& ins);
   void History(const std::string& created_by, bool empty_layer);
   std::string StepName(const df::Instruction& ins, int index) const;
@@ -1006,6 +1011,45 @@ Result<void> StageBuilder::DoWorkdir(const df::Instruction& ins) {
   return Ok();
 }
 
+Result<bool> StageBuilder::CopyIntoNewDir(Rootfs& rootfs, int source_fd, const std::string& src,
+                                          const std::string& dest, const std::string& link_key, CopyOptions opt) {
+  // Only where the image has nothing yet: there the upper dir alone is the
+  // result, and writing it directly lets the kernel copy file data
+  // (copy_file_range) and unchanged files be hard-linked from the snapshot
+  // the same COPY made last time, which overlayfs would both prevent.
+  if (OpenInRoot(rootfs.fd(), dest, O_PATH).has_value()) return false;
+  KILN_TRY(MkdirAllInRoot(rootfs.fd(), dest, 0, 0));
+  // The directory as the container resolves it (through any symlinks in
+  // the image), relative to the root.
+  KILN_TRY_ASSIGN(Fd made, OpenInRoot(rootfs.fd(), dest, O_PATH | O_DIRECTORY));
+  char buf[PATH_MAX];
+  std::string proc = fmt::format("/proc/self/fd/{}", made.get());
+  ssize_t n = ::readlink(proc.c_str(), buf, sizeof buf);
+  if (n <= 0 || static_cast<size_t>(n) >= sizeof buf) return Fail(Error::Io(dest, errno, "readlink"));
+  std::string where(buf, static_cast<size_t>(n));
+  std::string root = rootfs.path();
+  if (!where.starts_with(root + "/")) return false;
+  std::string rel = where.substr(root.size());
+  made.Reset();
+  auto upper = rootfs.UpperDir();
+  if (!upper) {
+    if (upper.error().code() == ErrorCode::kUnsupported) return false;
+    return Fail(std::move(upper).error());
+  }
+  KILN_TRY_ASSIGN(Fd upper_fd, OpenFile(*upper, O_RDONLY | O_DIRECTORY));
+  Fd previous;
+  if (!no_cache_) {
+    KILN_TRY_ASSIGN(std::optional<Commit> last, shared_.worker.CacheGet(link_key));
+    if (last && last->layer && !last->layer->snapshot.empty()) {
+      if (auto fd = OpenFile(last->layer->snapshot, O_RDONLY | O_DIRECTORY)) previous = std::move(*fd);
+    }
+  }
+  opt.stamp_digests = true;
+  opt.link_from = previous.get();
+  KILN_TRY(CopyPath(source_fd, src, upper_fd.get(), rel, DestKind::kDirectory, opt));
+  return true;
+}
+
 Result<void> StageBuilder::DoCopy(const df::Instruction& ins, bool is_add) {
   const auto& args = ins.As<df::CopyArgs>();
   auto& cfg = image_.config.config;
@@ -1122,8 +1166,17 @@ Result<void> StageBuilder::DoCopy(const df::Instruction& ins, bool is_add) {
   if (!args.chmod.empty()) {
     KILN_TRY_ASSIGN(chmod, ParseOctal(args.chmod, ins.loc, "--chmod"));
   }
+  // One directory copied from the context: where it may go straight into
+  // the step's upper dir (CopyIntoNewDir), the snapshot this COPY made the
+  // last time it ran is kept under a key of everything but the content.
+  bool one_local_dir = sources.size() == 1 && heredocs.empty() && remotes.empty() && !from_image && !is_add &&
+                       !args.parents && OpenInRoot(source_fd, sources[0], O_RDONLY | O_DIRECTORY).has_value();
+  std::string link_key = ChainKey(key_, fmt::format("link source\n{}\nsrc {}", record.substr(0, record.find("\nsrc ")),
+                                                    one_local_dir ? sources[0] : ""));
+  bool ran = false;
   bool empty = false;
   auto make = [&](Rootfs& rootfs, CommitOptions&) -> Result<void> {
+    ran = true;
     CopyOptions opt;
     opt.chmod = chmod;
     opt.owners = from_image ? CopyOptions::Owners::kSourceOwners : CopyOptions::Owners::kRoot;
@@ -1131,6 +1184,13 @@ Result<void> StageBuilder::DoCopy(const df::Instruction& ins, bool is_add) {
       KILN_TRY_ASSIGN(UserIds ids, ResolveUser(rootfs.fd(), args.chown));
       opt.uid = ids.uid;
       opt.gid = ids.gid;
+    }
+    if (one_local_dir) {
+      CopyOptions into = opt;
+      into.excluded = source_excludes[0];
+      into.can_skip_dir = source_skip_dirs[0];
+      KILN_TRY_ASSIGN(bool done, CopyIntoNewDir(rootfs, source_fd, sources[0], dest, link_key, into));
+      if (done) return Ok();
     }
     for (size_t i = 0; i < sources.size(); ++i) {
       const std::string& src = sources[i];
@@ -1164,6 +1224,11 @@ Result<void> StageBuilder::DoCopy(const df::Instruction& ins, bool is_add) {
     return Ok();
   };
   KILN_TRY(FilesystemStep(record, ins, true, make, &empty));
+  if (one_local_dir && ran && !empty) {
+    Commit made;
+    made.layer = image_.layers.back();
+    KILN_TRY(shared_.worker.CachePut(link_key, made));
+  }
   std::vector<std::string> shown = args.sources;
   shown.push_back(args.dest);
   History(fmt::format("{} {} # buildkit", is_add ? "ADD" : "COPY", Join(shown, " ")), empty);

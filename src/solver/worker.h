@@ -54,6 +54,15 @@ class Rootfs {
   // A directory fd of the merged root, for in-root file operations.
   virtual int fd() const = 0;
   virtual const std::string& path() const = 0;
+  // The directory that collects this step's changes (the overlay's upper
+  // dir), with the merged view unmounted until fd() or path() is used again.
+  // Only for writing paths that exist in no lower layer: overlayfs adds
+  // nothing there but cost, and outside it files can be copied in the
+  // kernel or hard-linked from an earlier snapshot. kUnsupported when the
+  // rootfs has no such directory.
+  virtual Result<std::string> UpperDir() {
+    return Fail(Error::Unsupported("this rootfs has no separate upper dir"));
+  }
 };
 
 struct BindMount {

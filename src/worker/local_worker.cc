@@ -68,6 +68,11 @@ class LocalRootfs : public solver::Rootfs {
     return sys::Unmount(merged_, sys::UnmountMode::kRetryThenDetach);
   }
 
+  Result<std::string> UpperDir() override {
+    KILN_TRY(Unmount());
+    return upper_;
+  }
+
   const std::vector<std::string>& lowerdirs() const { return lowerdirs_; }
   const std::string& upper() const { return upper_; }
   const std::string& work() const { return work_; }
