@@ -264,6 +264,12 @@ std::string StageBuilder::StepName(const df::Instruction& ins, int index) const 
   std::string text = ins.original;
   // Collapse continuation newlines so a step is one line in the progress view.
   std::replace(text.begin(), text.end(), '\n', ' ');
+  // An ADD URL's password stays out of the progress view, as out of history.
+  if (ins.kind == df::Kind::kAdd) {
+    for (const auto& src : ins.As<df::CopyArgs>().sources) {
+      if (size_t at = text.find(src); at != std::string::npos) text.replace(at, src.size(), RedactUrl(src));
+    }
+  }
   if (label_.empty()) return fmt::format("[{}/{}] {}", index, total_, text);
   return fmt::format("[{} {}/{}] {}", label_, index, total_, text);
 }
@@ -1229,7 +1235,10 @@ Result<void> StageBuilder::DoCopy(const df::Instruction& ins, bool is_add) {
     made.layer = image_.layers.back();
     KILN_TRY(shared_.worker.CachePut(link_key, made));
   }
-  std::vector<std::string> shown = args.sources;
+  // BuildKit records an ADD URL as written; kiln redacts its password, which
+  // would otherwise ship in the image config.
+  std::vector<std::string> shown;
+  for (const auto& src : args.sources) shown.push_back(RedactUrl(src));
   shown.push_back(args.dest);
   History(fmt::format("{} {} # buildkit", is_add ? "ADD" : "COPY", Join(shown, " ")), empty);
   return Ok();
