@@ -8,10 +8,14 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cerrno>
+#include <condition_variable>
+#include <deque>
 #include <map>
 #include <memory>
 #include <mutex>
+#include <thread>
 
 #include "archive/layer.h"
 #include "base/strings.h"
@@ -36,6 +40,73 @@ char* ThreadBuffer() {
   thread_local std::unique_ptr<char[]> buf(new char[kBufferSize]);
   return buf.get();
 }
+
+// Files at least this big are hashed or copied by Background.
+constexpr off_t kLargeFile = 1 << 20;
+
+// Work on large files handed to one more thread while the walk goes on with
+// the small ones, so that reading and hashing, or creating files and
+// copying data, keep two cores busy. At most kMaxPending jobs wait, each
+// holding its open files. Jobs run in order; the first error is kept.
+class Background {
+ public:
+  using Job = std::function<Result<void>()>;
+  Background() = default;
+  ~Background() { (void)Wait(); }
+  Background(const Background&) = delete;
+  Background& operator=(const Background&) = delete;
+
+  // Runs `job` here when there is no second core.
+  Result<void> Submit(Job job) {
+    if (std::thread::hardware_concurrency() < 2) return job();
+    std::unique_lock<std::mutex> lock(mu_);
+    if (!thread_.joinable()) thread_ = std::thread([this] { Loop(); });
+    idle_.wait(lock, [&] { return jobs_.size() < kMaxPending; });
+    if (error_) return Ok();  // Wait() reports it
+    jobs_.push_back(std::move(job));
+    work_.notify_one();
+    return Ok();
+  }
+
+  // Waits for every submitted job; the first one's error.
+  Result<void> Wait() {
+    std::unique_lock<std::mutex> lock(mu_);
+    if (!thread_.joinable()) return Ok();
+    stop_ = true;
+    work_.notify_one();
+    lock.unlock();
+    thread_.join();
+    if (error_) return Fail(*std::exchange(error_, std::nullopt));
+    return Ok();
+  }
+
+ private:
+  static constexpr size_t kMaxPending = 8;
+
+  void Loop() {
+    std::unique_lock<std::mutex> lock(mu_);
+    for (;;) {
+      work_.wait(lock, [&] { return stop_ || !jobs_.empty(); });
+      if (jobs_.empty()) return;
+      Job job = std::move(jobs_.front());
+      jobs_.pop_front();
+      idle_.notify_one();
+      bool skip = error_.has_value();
+      lock.unlock();
+      Result<void> r = skip ? Result<void>() : job();
+      job = nullptr;  // closes its files outside the lock
+      lock.lock();
+      if (!r && !error_) error_ = std::move(r).error();
+    }
+  }
+
+  std::mutex mu_;
+  std::condition_variable work_, idle_;
+  std::deque<Job> jobs_;
+  bool stop_ = false;
+  std::optional<Error> error_;
+  std::thread thread_;
+};
 
 // A sha256 digest as the 32 bytes kContentDigestXattr holds: small enough
 // to live inside an ext4 inode, where the hex form would take a 4 KiB
@@ -307,28 +378,48 @@ FileDigestCache* UsableCache(int root_fd, struct stat* tree) {
 struct Hasher {
   explicit Hasher(Filter f) : filter(f) {}
   Filter filter;
-  Sha256 h;
+  // One record per entry in walk order; a large file's digest is appended
+  // to its record by the background thread (a deque's elements stay put).
+  std::deque<std::string> records;
   FileDigestCache* cache = nullptr;  // null: read every file
   struct stat tree {};               // the root's stat, naming the cache table
   int64_t start_ns = 0;              // before the first stat
+  Background background;             // last: joined before the rest goes
 
-  Result<Digest> FileDigest(int dirfd, const std::string& name, const std::string& rel, const struct stat& st,
-                            bool follow) {
+  // Appends the hex digest of file `name` and a newline to `record`, now
+  // or, for a large file, on the background thread.
+  Result<void> AddFileDigest(int dirfd, const std::string& name, const std::string& rel, const struct stat& st,
+                             bool follow, std::string* record) {
     // Files on another mount inside the tree are not vetted: read them.
     FileDigestCache* usable = st.st_dev == tree.st_dev ? cache : nullptr;
-    if (usable)
-      if (auto d = usable->Find(tree, st)) return *d;
+    if (usable) {
+      if (auto d = usable->Find(tree, st)) {
+        *record += d->hex() + '\n';
+        return Ok();
+      }
+    }
     int fd = ::openat(dirfd, name.c_str(), O_RDONLY | O_CLOEXEC | (follow ? 0 : O_NOFOLLOW));
     if (fd < 0) return Fail(Error::Io(rel, errno, "open"));
-    Fd owned(fd);
-    KILN_TRY_ASSIGN(Digest d, HashFileContent(fd, rel));
-    // Remember it only if the file read is the one stat'ed (not replaced
-    // in between) and unchanged since.
-    struct stat now;
-    if (usable && ::fstat(fd, &now) == 0 && now.st_dev == st.st_dev && now.st_ino == st.st_ino &&
-        now.st_ctim.tv_sec == st.st_ctim.tv_sec && now.st_ctim.tv_nsec == st.st_ctim.tv_nsec)
-      usable->Add(tree, st, d, start_ns);
-    return d;
+    auto hash = [this, usable, st, rel, record, owned = std::make_shared<Fd>(fd)]() -> Result<void> {
+      KILN_TRY_ASSIGN(Digest d, HashFileContent(owned->get(), rel));
+      // Remember it only if the file read is the one stat'ed (not replaced
+      // in between) and unchanged since.
+      struct stat now;
+      if (usable && ::fstat(owned->get(), &now) == 0 && now.st_dev == st.st_dev && now.st_ino == st.st_ino &&
+          now.st_ctim.tv_sec == st.st_ctim.tv_sec && now.st_ctim.tv_nsec == st.st_ctim.tv_nsec)
+        usable->Add(tree, st, d, start_ns);
+      *record += d.hex() + '\n';
+      return Ok();
+    };
+    if (st.st_size >= kLargeFile) return background.Submit(std::move(hash));
+    return hash();
+  }
+
+  Result<Digest> Finish() {
+    KILN_TRY(background.Wait());
+    Sha256 h;
+    for (const auto& r : records) h.Update(r);
+    return h.Finish();
   }
 
   // Appends one record per entry; see docs/formats/cache-key.md.
@@ -336,23 +427,23 @@ struct Hasher {
     struct stat st;
     if (::fstatat(dirfd, name.c_str(), &st, follow ? 0 : AT_SYMLINK_NOFOLLOW) != 0)
       return Fail(Error::Io(rel, errno, "stat"));
-    std::string record = rel;
+    std::string& record = records.emplace_back(rel);
     record += '\0';
     record += fmt::format("{:o}", st.st_mode);
     record += '\0';
     if (S_ISREG(st.st_mode)) {
-      KILN_TRY_ASSIGN(Digest d, FileDigest(dirfd, name, rel, st, follow));
-      record += d.hex();
-    } else if (S_ISLNK(st.st_mode)) {
-      char target[4096];
-      ssize_t n = ::readlinkat(dirfd, name.c_str(), target, sizeof target);
-      if (n < 0) return Fail(Error::Io(rel, errno, "readlink"));
-      record.append(target, n);
-    } else if (S_ISCHR(st.st_mode) || S_ISBLK(st.st_mode)) {
-      record += fmt::format("{}", st.st_rdev);
+      KILN_TRY(AddFileDigest(dirfd, name, rel, st, follow, &record));
+    } else {
+      if (S_ISLNK(st.st_mode)) {
+        char target[4096];
+        ssize_t n = ::readlinkat(dirfd, name.c_str(), target, sizeof target);
+        if (n < 0) return Fail(Error::Io(rel, errno, "readlink"));
+        record.append(target, n);
+      } else if (S_ISCHR(st.st_mode) || S_ISBLK(st.st_mode)) {
+        record += fmt::format("{}", st.st_rdev);
+      }
+      record += '\n';
     }
-    record += '\n';
-    h.Update(record);
     if (S_ISDIR(st.st_mode)) {
       int fd = ::openat(dirfd, name.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC | (follow ? 0 : O_NOFOLLOW));
       if (fd < 0) return Fail(Error::Io(rel, errno, "open"));
@@ -395,7 +486,7 @@ Result<Digest> HashPath(int root_fd, const std::string& rel_in, const ExcludeFn&
     hasher.start_ns = cache->Now();
   }
   KILN_TRY(hasher.Entry(pfd.get(), name, rel, true));
-  return hasher.h.Finish();
+  return hasher.Finish();
 }
 
 namespace {
@@ -411,10 +502,12 @@ struct Copier {
   std::map<std::pair<dev_t, ino_t>, std::string> links;  // source inode -> dest path
   // copy_file_range failed once with "not supported here" (EXDEV between the
   // context and an overlay mount): go straight to read/write.
-  bool no_copy_range = false;
+  std::atomic<bool> no_copy_range = false;
   // Where source files' digests are remembered (CopyOptions::stamp_digests).
   FileDigestCache* cache = nullptr;
   struct stat tree {};
+  // Copies large files' data; the caller waits for it after the walk.
+  Background* background = nullptr;
 
   uid_t Uid(const struct stat& st) const {
     if (opt.uid) return *opt.uid;
@@ -563,19 +656,26 @@ struct Copier {
                            const std::optional<Digest>& digest = std::nullopt) {
     int d = ::openat(ddir, dname.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
     if (d < 0) return Fail(Error::Io(shown, errno, "create"));
-    Fd dfd(d);
-    KILN_TRY(CopyFileData(s, d, shown));
-    if (digest) {
-      std::string value = DigestBytes(*digest);
-      // Only an optimisation for the next build: a filesystem without
-      // trusted xattrs just never links.
-      (void)::fsetxattr(d, archive::kContentDigestXattr, value.data(), value.size(), 0);
-    }
-    if (::fchown(d, Uid(st), Gid(st)) != 0) return Fail(Error::Io(shown, errno, "chown"));
-    if (::fchmod(d, Mode(st)) != 0) return Fail(Error::Io(shown, errno, "chmod"));
-    struct timespec times[2] = {st.st_atim, st.st_mtim};
-    ::futimens(d, times);
-    return Ok();
+    // The file exists now (a later hard link to it can be made); its data
+    // and metadata may follow on the background thread.
+    auto fill = [this, st, shown, digest, src = std::make_shared<Fd>(::dup(s)), dst = std::make_shared<Fd>(d)]()
+        -> Result<void> {
+      if (!src->valid()) return Fail(Error::Io(shown, errno, "dup"));
+      KILN_TRY(CopyFileData(src->get(), dst->get(), shown));
+      if (digest) {
+        std::string value = DigestBytes(*digest);
+        // Only an optimisation for the next build: a filesystem without
+        // trusted xattrs just never links.
+        (void)::fsetxattr(dst->get(), archive::kContentDigestXattr, value.data(), value.size(), 0);
+      }
+      if (::fchown(dst->get(), Uid(st), Gid(st)) != 0) return Fail(Error::Io(shown, errno, "chown"));
+      if (::fchmod(dst->get(), Mode(st)) != 0) return Fail(Error::Io(shown, errno, "chmod"));
+      struct timespec times[2] = {st.st_atim, st.st_mtim};
+      ::futimens(dst->get(), times);
+      return Ok();
+    };
+    if (background && st.st_size >= kLargeFile) return background->Submit(std::move(fill));
+    return fill();
   }
 
   Result<void> Contents(int sdir, int ddir, const std::string& shown, const std::string& src_rel,
@@ -611,7 +711,10 @@ Result<void> CopyPath(int src_root_fd, const std::string& src_rel_in, int dst_ro
     Fd link_dir;
     if (options.link_from >= 0)
       if (auto l = OpenInRoot(options.link_from, dst, O_RDONLY | O_DIRECTORY)) link_dir = std::move(*l);
+    Background background;
+    copier.background = &background;
     KILN_TRY(copier.Contents(s.get(), d.get(), dst, src_rel, DestDir::kMayHaveEntries, link_dir.get()));
+    KILN_TRY(background.Wait());
     // The destination directory takes --chown/--chmod like its contents.
     if (options.uid && ::fchown(d.get(), *options.uid, options.gid.value_or(*options.uid)) != 0)
       return Fail(Error::Io(dst, errno, "chown"));

@@ -84,6 +84,28 @@ TEST_F(CopyTest, HashIgnoresMtimeButNotContent) {
   EXPECT_NE(*excluded, *HashPath(ctx_fd_.get(), "app", nullptr));
 }
 
+// The key's bytes are docs/formats/cache-key.md's, in walk order, also when
+// large files are hashed on another thread while the walk goes on.
+TEST_F(CopyTest, HashOfLargeAndSmallFilesFollowsTheFormat) {
+  std::string big(3 << 20, 'b'), huge(5 << 20, 'h');
+  Put(ctx_->path(), "d/a-big", big);
+  Put(ctx_->path(), "d/b-small", "s");
+  Put(ctx_->path(), "d/c-huge", huge);
+  for (const char* f : {"d/a-big", "d/b-small", "d/c-huge"}) ::chmod((ctx_->path() + "/" + f).c_str(), 0644);
+  ::chmod((ctx_->path() + "/d").c_str(), 0755);
+  std::string want;
+  auto record = [&](const std::string& path, const std::string& mode, const std::string& content) {
+    want += path + '\0' + mode + '\0' + content + '\n';
+  };
+  record("d", "40755", "");
+  record("d/a-big", "100644", Digest::Of(big).hex());
+  record("d/b-small", "100644", Digest::Of("s").hex());
+  record("d/c-huge", "100644", Digest::Of(huge).hex());
+  auto h = HashPath(ctx_fd_.get(), "d", nullptr);
+  ASSERT_TRUE(h) << h.error().Render();
+  EXPECT_EQ(h->str(), Digest::Of(want).str());
+}
+
 // Every path below `root`, sorted, directories with a trailing '/'.
 std::vector<std::string> Tree(const std::string& root, const std::string& rel = "") {
   std::vector<std::string> out;
@@ -399,6 +421,8 @@ TEST_F(HashPathCacheTest, StampedCopyLinksOnlyUnchangedFilesNextTime) {
   Put(ctx_->path(), "app/a.txt", "alpha");
   Put(ctx_->path(), "app/sub/b.txt", "beta");
   Put(ctx_->path(), "app/c.txt", "gamma");
+  std::string big(3 << 20, 'x');  // copied on the background thread
+  Put(ctx_->path(), "app/big.bin", big);
   ASSERT_TRUE(HashPath(ctx_fd_.get(), "app", nullptr));
   auto root = [&](const std::string& name) {
     EXPECT_TRUE(MakeDirs(img_->path() + "/" + name));
@@ -431,6 +455,8 @@ TEST_F(HashPathCacheTest, StampedCopyLinksOnlyUnchangedFilesNextTime) {
     return st.st_ino;
   };
   EXPECT_EQ(ino("v2/dst/a.txt"), ino("v1/dst/a.txt"));
+  EXPECT_EQ(ino("v2/dst/big.bin"), ino("v1/dst/big.bin"));
+  EXPECT_EQ(*ReadFile(img_->path() + "/v1/dst/big.bin"), big);
   EXPECT_NE(ino("v2/dst/sub/b.txt"), ino("v1/dst/sub/b.txt"));
   EXPECT_NE(ino("v2/dst/c.txt"), ino("v1/dst/c.txt"));
   EXPECT_EQ(*ReadFile(img_->path() + "/v2/dst/sub/b.txt"), "BETA");
