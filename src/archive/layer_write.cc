@@ -34,12 +34,19 @@ bool KeepXattr(std::string_view name) {
   return !IsBuilderXattr(name) && name != "security.selinux" && !name.starts_with("system.");
 }
 
-// All xattrs of `path` (not following symlinks), name -> value.
-Result<std::map<std::string, std::string>> ListXattrs(const std::string& path) {
+// All xattrs of one file, name -> value: of the open `fd` when it is valid
+// (no path walk per call), else of `path` without following a symlink.
+Result<std::map<std::string, std::string>> ListXattrs(int fd, const std::string& path) {
+  auto list = [&](char* buf, size_t size) {
+    return fd >= 0 ? ::flistxattr(fd, buf, size) : ::llistxattr(path.c_str(), buf, size);
+  };
+  auto get = [&](const char* name, char* buf, size_t size) {
+    return fd >= 0 ? ::fgetxattr(fd, name, buf, size) : ::lgetxattr(path.c_str(), name, buf, size);
+  };
   std::map<std::string, std::string> out;
   std::string names(1024, '\0');
   while (true) {
-    ssize_t n = ::llistxattr(path.c_str(), names.data(), names.size());
+    ssize_t n = list(names.data(), names.size());
     if (n >= 0) {
       names.resize(n);
       break;
@@ -59,7 +66,7 @@ Result<std::map<std::string, std::string>> ListXattrs(const std::string& path) {
     if (name.empty() || name.starts_with("trusted.kiln.")) continue;
     std::string value(256, '\0');
     while (true) {
-      ssize_t n = ::lgetxattr(path.c_str(), name.c_str(), value.data(), value.size());
+      ssize_t n = get(name.c_str(), value.data(), value.size());
       if (n >= 0) {
         value.resize(n);
         break;
@@ -128,7 +135,16 @@ class TreeWalker {
     }
     if (S_ISSOCK(st.st_mode)) return Ok();  // like docker: sockets are not archived
 
-    KILN_TRY_ASSIGN(auto xattrs, ListXattrs(path));
+    // Files and directories are opened once, for their xattrs and then
+    // their data or entries; anything else (a fifo, a device) is never
+    // opened.
+    Fd fd;
+    if (S_ISREG(st.st_mode) || S_ISDIR(st.st_mode)) {
+      int flags = O_RDONLY | O_NOFOLLOW | O_CLOEXEC | (S_ISDIR(st.st_mode) ? O_DIRECTORY : 0);
+      fd = Fd(::openat(dirfd, name.c_str(), flags));
+      if (!fd.valid()) return Fail(Error::Io(path, errno, "open"));
+    }
+    KILN_TRY_ASSIGN(auto xattrs, ListXattrs(fd.get(), path));
     bool opaque = false;
     for (auto& [k, v] : xattrs) {
       if (!upper) continue;
@@ -156,7 +172,6 @@ class TreeWalker {
       case S_IFREG: {
         e.type = TarType::kFile;
         e.size = st.st_size;
-        KILN_TRY_ASSIGN(Fd fd, OpenFile(path, O_RDONLY | O_NOFOLLOW));
         KILN_TRY(Emit(e));
         int64_t left = e.size;
         while (left > 0) {
@@ -183,10 +198,7 @@ class TreeWalker {
           o.mtime = e.mtime;
           KILN_TRY(Emit(o));
         }
-        int fd = ::openat(dirfd, name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-        if (fd < 0) return Fail(Error::Io(path, errno, "open"));
-        Fd sub(fd);
-        return WalkDir(sub.get(), rel);
+        return WalkDir(fd.get(), rel);
       }
       case S_IFLNK: {
         e.type = TarType::kSymlink;
