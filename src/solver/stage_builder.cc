@@ -195,9 +195,9 @@ class StageBuilder {
   Result<void> DoRun(const df::Instruction& ins);
   Result<void> DoCopy(const df::Instruction& ins, bool is_add);
   // COPY of directory `src` (from `source_fd`) to `dest` where the image has
-  // nothing yet, written into the rootfs's upper dir. False when that does
-  // not apply and the copy is still to be done.
-  Result<bool> CopyIntoNewDir(Rootfs& rootfs, int source_fd, const std::string& src, const std::string& dest,
+  // nothing yet or an empty directory, written into the rootfs's upper dir.
+  // False when that does not apply and the copy is still to be done.
+  Result<bool> CopyIntoEmptyDir(Rootfs& rootfs, int source_fd, const std::string& src, const std::string& dest,
                               const std::string& link_key, CopyOptions opt);
   Result<void> DoWorkdir(const df::Instruction& ins);
   void History(const std::string& created_by, bool empty_layer);
@@ -1017,14 +1017,28 @@ Result<void> StageBuilder::DoWorkdir(const df::Instruction& ins) {
   return Ok();
 }
 
-Result<bool> StageBuilder::CopyIntoNewDir(Rootfs& rootfs, int source_fd, const std::string& src,
+Result<bool> StageBuilder::CopyIntoEmptyDir(Rootfs& rootfs, int source_fd, const std::string& src,
                                           const std::string& dest, const std::string& link_key, CopyOptions opt) {
-  // Only where the image has nothing yet: there the upper dir alone is the
+  // Only where the image has nothing yet (no such path, or an empty
+  // directory such as WORKDIR makes): there the upper dir alone is the
   // result, and writing it directly lets the kernel copy file data
   // (copy_file_range) and unchanged files be hard-linked from the snapshot
   // the same COPY made last time, which overlayfs would both prevent.
-  if (OpenInRoot(rootfs.fd(), dest, O_PATH).has_value()) return false;
-  KILN_TRY(MkdirAllInRoot(rootfs.fd(), dest, 0, 0));
+  auto existing = OpenInRoot(rootfs.fd(), dest, O_RDONLY | O_DIRECTORY);
+  if (existing) {
+    KILN_TRY_ASSIGN(auto names, ListDirectory(existing->get(), dest));
+    if (!names.empty()) return false;
+    // Touching the directory's owner through the overlay copies it up, so
+    // it exists in the upper dir with the image's metadata.
+    struct stat st;
+    if (::fstat(existing->get(), &st) != 0 || ::fchown(existing->get(), st.st_uid, st.st_gid) != 0)
+      return Fail(Error::Io(dest, errno, "chown"));
+  } else if (existing.error().sys_errno() == ENOENT) {
+    KILN_TRY(MkdirAllInRoot(rootfs.fd(), dest, 0, 0));
+  } else {
+    return false;  // not a directory: the usual copy says what is wrong
+  }
+  if (existing) existing->Reset();
   // The directory as the container resolves it (through any symlinks in
   // the image), relative to the root.
   KILN_TRY_ASSIGN(Fd made, OpenInRoot(rootfs.fd(), dest, O_PATH | O_DIRECTORY));
@@ -1173,7 +1187,7 @@ Result<void> StageBuilder::DoCopy(const df::Instruction& ins, bool is_add) {
     KILN_TRY_ASSIGN(chmod, ParseOctal(args.chmod, ins.loc, "--chmod"));
   }
   // One directory copied from the context: where it may go straight into
-  // the step's upper dir (CopyIntoNewDir), the snapshot this COPY made the
+  // the step's upper dir (CopyIntoEmptyDir), the snapshot this COPY made the
   // last time it ran is kept under a key of everything but the content.
   bool one_local_dir = sources.size() == 1 && heredocs.empty() && remotes.empty() && !from_image && !is_add &&
                        !args.parents && OpenInRoot(source_fd, sources[0], O_RDONLY | O_DIRECTORY).has_value();
@@ -1195,7 +1209,7 @@ Result<void> StageBuilder::DoCopy(const df::Instruction& ins, bool is_add) {
       CopyOptions into = opt;
       into.excluded = source_excludes[0];
       into.can_skip_dir = source_skip_dirs[0];
-      KILN_TRY_ASSIGN(bool done, CopyIntoNewDir(rootfs, source_fd, sources[0], dest, link_key, into));
+      KILN_TRY_ASSIGN(bool done, CopyIntoEmptyDir(rootfs, source_fd, sources[0], dest, link_key, into));
       if (done) return Ok();
     }
     for (size_t i = 0; i < sources.size(); ++i) {

@@ -69,6 +69,27 @@ import_busybox
 kiln_ok build -q -t v2 -f "$WORK/Dockerfile" "$WORK/ctx"
 expect_eq "COPY layer of a fresh build" "$linked" "$(copy_layer)"
 
+# `WORKDIR /srv/app` then `COPY . .`: the directory exists but is empty,
+# which is the same case (it is copied up first).
+printf 'FROM busybox:latest\nWORKDIR /srv/app\nCOPY . .\n' >"$WORK/Dockerfile.wd"
+kiln_ok build -q -t wd -f "$WORK/Dockerfile.wd" "$WORK/ctx"
+echo 'beta 3' >"$WORK/ctx/sub/b.txt"
+kiln_ok build -q -t wd -f "$WORK/Dockerfile.wd" -o "type=local,dest=$WORK/out-wd" "$WORK/ctx"
+expect_eq "edited file under WORKDIR" "beta 3" "$(cat "$WORK/out-wd/srv/app/sub/b.txt")"
+snaps=()
+for s in "$KILN_ROOT"/snapshots/*/; do [ -e "$s/srv/app/a.txt" ] && snaps+=("$s"); done
+expect_eq "COPY snapshots under WORKDIR" 2 "${#snaps[@]}"
+expect_eq "linked under WORKDIR" "$(stat -c %i "${snaps[0]}/srv/app/big.bin")" "$(stat -c %i "${snaps[1]}/srv/app/big.bin")"
+expect_eq "COPY layer under WORKDIR" "srv/
+srv/app/
+srv/app/a-link.txt
+srv/app/a.txt
+srv/app/b-symlink
+srv/app/big.bin
+srv/app/c.txt
+srv/app/sub/
+srv/app/sub/b.txt" "$(layer_listings wd 2 | grep -v '^==')"
+
 # kiln's digest xattr stays out of the layer.
 kiln_ok save -o "$WORK/v2.tar" v2
 mkdir "$WORK/v2" && tar -xf "$WORK/v2.tar" -C "$WORK/v2"
