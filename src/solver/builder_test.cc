@@ -943,6 +943,25 @@ TEST_F(BuilderTest, ProxyBuildArgsReachRunWithoutArgAndStayOutOfHistory) {
   EXPECT_EQ(History(r), (std::vector<std::string>{"RUN /bin/sh -c fetch # buildkit (empty)"}));
 }
 
+// BuildKit leaves an exec's proxy env out of its cache key: another proxy
+// is the same build, unless the Dockerfile declares the ARG.
+TEST_F(BuilderTest, UndeclaredProxyBuildArgsStayOutOfTheCacheKey) {
+  options_.build_args = {{"HTTP_PROXY", "http://one:3128"}};
+  MustBuild("FROM busybox\nRUN fetch\n");
+  worker_.ClearCommands();
+  options_.build_args = {{"HTTP_PROXY", "http://two:3128"}};
+  MustBuild("FROM busybox\nRUN fetch\n");
+  EXPECT_EQ(worker_.argvs_ran(), (std::vector<std::string>{}));
+  MustBuild("FROM busybox\nARG HTTP_PROXY\nRUN fetch\n");
+  worker_.ClearCommands();
+  options_.build_args = {{"HTTP_PROXY", "http://three:3128"}};
+  MustBuild("FROM busybox\nARG HTTP_PROXY\nRUN fetch\n");
+  EXPECT_EQ(worker_.argvs_ran(), (std::vector<std::string>{"/bin/sh -c fetch"}));
+  auto ran = worker_.commands_ran();
+  ASSERT_EQ(ran.size(), 1u);
+  EXPECT_EQ(ran[0].env, (std::vector<std::string>{"PATH=/usr/bin:/bin", "HTTP_PROXY=http://three:3128"}));
+}
+
 TEST_F(BuilderTest, RunUserIsPassedAsWritten) {
   MustBuild("FROM busybox\nUSER 1000:50\nRUN id\n");
   auto ran = worker_.commands_ran();

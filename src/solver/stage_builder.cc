@@ -764,8 +764,18 @@ Result<void> StageBuilder::DoRun(const df::Instruction& ins) {
 
   // The cache key: everything that can change what the step writes, and
   // never a secret's value (only its id, target, env name, mode and owner).
+  // Proxy build args that no ARG or ENV declares reach the step but not
+  // its key, as BuildKit leaves an exec's proxy env out of its cache key: a
+  // build behind another proxy is the same build.
+  std::vector<std::string> key_env;
+  for (const auto& kv : req.env) {
+    std::string name = kv.substr(0, kv.find('='));
+    const auto& proxies = df::ProxyArgNames();
+    bool proxy = std::find(proxies.begin(), proxies.end(), name) != proxies.end();
+    if (!proxy || eval_->scope().Lookup(name)) key_env.push_back(kv);
+  }
   std::string record = fmt::format("RUN\nargv={}\nenv={}\ncwd={}\nuser={}\nnet={}\nsec={}\n", JsonArray(argv),
-                                   JsonArray(req.env), req.cwd, req.user, static_cast<int>(req.network),
+                                   JsonArray(key_env), req.cwd, req.user, static_cast<int>(req.network),
                                    static_cast<int>(run.security));
   if (script_file) record += fmt::format("script={}\n", Digest::Of(script_file->content).str());
   std::vector<secrets::SecretMountRequest> secret_requests;
