@@ -10,6 +10,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -89,6 +90,11 @@ struct BuildShared {
   std::atomic<bool> failed{false};
   // One entry per stage of the Dockerfile; valid for the stages built.
   std::vector<std::shared_future<Result<StageResult>>> stage_results;
+  // Cache keys of the steps this build ran: under --no-cache an identical
+  // step in another stage reuses that result instead of running again, as
+  // BuildKit solves one vertex once per build.
+  std::mutex built_mu;
+  std::set<std::string> built_keys;  // guarded by built_mu
 
   BuildShared(const BuildOptions& o, Worker& w, ProgressSink& p, Diagnostics& d, int slots)
       : options(o), worker(w), progress(p), diags(d), run_slots(slots) {}

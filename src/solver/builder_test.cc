@@ -575,6 +575,17 @@ TEST_F(BuilderTest, NoCacheRerunsEverything) {
   EXPECT_EQ(worker_.cache_hits(), 0);
 }
 
+// BuildKit solves one vertex once per build, --no-cache or not: the same
+// step in two stages runs once.
+TEST_F(BuilderTest, NoCacheRunsAStepSharedByTwoStagesOnce) {
+  options_.no_cache = true;
+  MustBuild("FROM busybox AS a\nRUN same\nRUN echo a\nFROM busybox AS b\nRUN same\nRUN echo b\n"
+            "FROM busybox\nCOPY --from=a /etc/passwd /a\nCOPY --from=b /etc/passwd /b\n");
+  auto ran = worker_.argvs_ran();
+  std::sort(ran.begin(), ran.end());
+  EXPECT_EQ(ran, (std::vector<std::string>{"/bin/sh -c echo a", "/bin/sh -c echo b", "/bin/sh -c same"}));
+}
+
 TEST_F(BuilderTest, ChangedBuildArgSeenByRunMissesTheCache) {
   options_.build_args = {{"V", "1"}};
   MustBuild("FROM busybox\nARG V\nRUN echo $V\n");

@@ -669,7 +669,12 @@ Result<void> StageBuilder::FilesystemStep(const std::string& record, const df::I
   Worker& worker = shared_.worker;
   Digest parent_chain = image_.layers.empty() ? Digest() : image_.layers.back().chain_id;
   KILN_TRY_ASSIGN(auto lock, worker.LockKey(key));
-  if (cacheable && !no_cache_) {
+  bool built_here = false;
+  {
+    std::lock_guard<std::mutex> l(shared_.built_mu);
+    built_here = shared_.built_keys.contains(key);
+  }
+  if (cacheable && (!no_cache_ || built_here)) {
     KILN_TRY_ASSIGN(std::optional<Commit> hit, worker.CacheGet(key));
     if (hit) {
       Emit(shared_, ProgressEvent::Kind::kStepCached, step, name);
@@ -693,7 +698,11 @@ Result<void> StageBuilder::FilesystemStep(const std::string& record, const df::I
   if (auto r = make(**rootfs, commit_options); !r) return fail(std::move(r).error());
   auto commit = worker.CommitRootfs(std::move(*rootfs), parent_chain, commit_options);
   if (!commit) return fail(std::move(commit).error());
-  if (cacheable) KILN_TRY(worker.CachePut(key, *commit));
+  if (cacheable) {
+    KILN_TRY(worker.CachePut(key, *commit));
+    std::lock_guard<std::mutex> l(shared_.built_mu);
+    shared_.built_keys.insert(key);
+  }
   if (commit->layer) image_.layers.push_back(*commit->layer);
   *empty_layer = !commit->layer.has_value();
   key_ = key;
