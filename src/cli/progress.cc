@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <climits>
 #include <condition_variable>
 #include <deque>
 #include <map>
@@ -59,7 +60,9 @@ class PlainRenderer : public ProgressRenderer {
         break;
       case Kind::kStepOutput: {
         Switch(e.step);
-        std::string& partial = partial_[e.step];
+        // Lines are cut per stream: a half line of stdout and one of stderr
+        // never join.
+        std::string& partial = partial_[{e.step, e.stream}];
         partial += e.data;
         size_t nl;
         while ((nl = partial.find('\n')) != std::string::npos) {
@@ -103,10 +106,9 @@ class PlainRenderer : public ProgressRenderer {
     return it == started_.end() ? e.elapsed : std::max(0.0, e.elapsed - it->second);
   }
   void FlushPartial(int step, double elapsed) {
-    auto it = partial_.find(step);
-    if (it != partial_.end() && !it->second.empty()) {
-      fmt::print(out_, "#{} {:.3f} {}\n", step, elapsed, it->second);
-      it->second.clear();
+    for (auto it = partial_.lower_bound({step, INT_MIN}); it != partial_.end() && it->first.first == step;
+         it = partial_.erase(it)) {
+      if (!it->second.empty()) fmt::print(out_, "#{} {:.3f} {}\n", step, elapsed, it->second);
     }
   }
 
@@ -114,7 +116,7 @@ class PlainRenderer : public ProgressRenderer {
   std::mutex mu_;
   int last_ = 0;                          // GUARDED_BY(mu_)
   std::map<int, std::string> names_;      // GUARDED_BY(mu_)
-  std::map<int, std::string> partial_;    // GUARDED_BY(mu_)
+  std::map<std::pair<int, int>, std::string> partial_;  // GUARDED_BY(mu_): (step, stream)
   std::map<int, double> started_;         // GUARDED_BY(mu_): build-relative start of each step
 };
 
@@ -173,11 +175,12 @@ class TtyRenderer : public ProgressRenderer {
         s.state = State::kCached;
         break;
       case Kind::kStepOutput: {
-        s.partial += e.data;
+        std::string& partial = s.partial[e.stream == 2 ? 1 : 0];
+        partial += e.data;
         size_t nl;
-        while ((nl = s.partial.find('\n')) != std::string::npos) {
-          s.tail.push_back(s.partial.substr(0, nl));
-          s.partial.erase(0, nl + 1);
+        while ((nl = partial.find('\n')) != std::string::npos) {
+          s.tail.push_back(partial.substr(0, nl));
+          partial.erase(0, nl + 1);
           if (s.tail.size() > 6) s.tail.pop_front();
         }
         break;
@@ -189,7 +192,8 @@ class TtyRenderer : public ProgressRenderer {
       case Kind::kStepFailed:
         s.state = State::kFailed;
         s.error = e.data;
-        if (!s.partial.empty()) s.tail.push_back(s.partial);
+        for (const auto& p : s.partial)
+          if (!p.empty()) s.tail.push_back(p);
         break;
       case Kind::kLog:
         if (e.step == 0) logs_.push_back(e.data);
@@ -218,7 +222,8 @@ class TtyRenderer : public ProgressRenderer {
     State state = State::kRunning;
     Clock::time_point started;
     double seconds = 0;
-    std::string error, partial;
+    std::string error;
+    std::string partial[2];  // stdout, stderr: lines are cut per stream
     std::deque<std::string> tail;
   };
 

@@ -63,6 +63,22 @@ TEST(ProgressTest, PlainOutputTimesCountFromTheStepsStart) {
             "#4 ERROR: exit code: 1\n");
 }
 
+TEST(ProgressTest, PlainCutsLinesPerStream) {
+  // A half line on stdout, then a whole line on stderr, then the rest of
+  // the stdout line: they never join into one line.
+  EXPECT_EQ(Render(ProgressMode::kPlain, {{Kind::kStepStarted, 1, "[1/1] RUN x", "", 1, 0, 0},
+                                          {Kind::kStepOutput, 1, "", "downloading ", 1, 0, 0.5},
+                                          {Kind::kStepOutput, 1, "", "warning: slow\n", 2, 0, 1.0},
+                                          {Kind::kStepOutput, 1, "", "done\n", 1, 0, 1.5},
+                                          {Kind::kStepOutput, 1, "", "no newline", 2, 0, 2.0},
+                                          {Kind::kStepDone, 1, "", "", 1, 2.0, 2.0}}),
+            "#1 [1/1] RUN x\n"
+            "#1 1.000 warning: slow\n"
+            "#1 1.500 downloading done\n"
+            "#1 2.000 no newline\n"
+            "#1 DONE 2.0s\n");
+}
+
 TEST(ProgressTest, RawJsonIsOneObjectPerLine) {
   std::string out = Render(ProgressMode::kRawJson, {kEvents[0], kEvents[3]});
   EXPECT_EQ(out,
