@@ -124,9 +124,11 @@ std::optional<std::string> PercentDecode(std::string_view s) {
 // "user:password@" as basic-auth credentials (percent-decoded), and a user
 // name alone as the user with an empty password (how tokens are often given:
 // https://TOKEN@host/repo). Both move to the environment, the user name too,
-// since it is often the token itself. Other schemes keep a plain user name
-// (ssh://git@host/repo logs in as "git"); a password there is kInvalid, as
-// git would put it on a command line. Errors show the URL redacted.
+// so git's argv never holds user info at all. What kiln shows (errors, cache
+// records, history, a kept .git) is solver::RedactUrl's form, BuildKit's:
+// the password redacted, a user name kept. Other schemes keep a plain user
+// name (ssh://git@host/repo logs in as "git"); a password there is kInvalid,
+// as git would put it on a command line. Errors show the URL redacted.
 Result<GitRemote> SplitGitRemote(const std::string& remote) {
   GitRemote out;
   out.url = remote;

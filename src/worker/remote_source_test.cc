@@ -366,6 +366,40 @@ TEST_F(GitAuthTest, UserCredentialHelpersAndGitTracesNeverSeeThem) {
   EXPECT_EQ(FilesWithPassword(tmp_->path()), std::vector<std::string>{});
 }
 
+TEST_F(GitAuthTest, SubmoduleOnAnotherHostGetsNoCredentials) {
+  // Another server (another host:port), wanting credentials too, records
+  // the Authorization headers it is sent.
+  std::mutex mu;
+  std::vector<std::string> sent;
+  auto other = registry::testing::HttpServer::Start([&](const ServerRequest& req) {
+    std::lock_guard lock(mu);
+    sent.push_back(req.Header("authorization").value_or(""));
+    ServerResponse r;
+    r.status = 401;
+    r.headers = {{"WWW-Authenticate", "Basic realm=\"other\""}};
+    return r;
+  });
+  ASSERT_TRUE(other);
+  std::string lib = tmp_->path() + "/lib", src = tmp_->path() + "/with-sub";
+  std::string git_id = "-c user.name=t -c user.email=t@example.com";
+  Sh("git init -q -b main " + lib + " && echo lib >" + lib + "/lib.txt && git -C " + lib + " add -A && git " +
+     git_id + " -C " + lib + " commit -q -m lib && git init -q -b main " + src + " && git -C " + src +
+     " -c protocol.file.allow=always submodule add -q " + lib + " lib && git -C " + src +
+     " config -f .gitmodules submodule.lib.url http://" + (*other)->address() + "/lib.git && git -C " + src +
+     " add -A && git " + git_id + " -C " + src + " commit -q -m sub && git clone -q --bare " + src + " " +
+     tmp_->path() + "/sub.git");
+  std::string url = "http://alice:" + std::string(kPasswordInUrl) + "@" + server_->address() + "/sub.git";
+  auto got = CloneGit(runner_, {url, "main"});
+  ASSERT_FALSE(got);
+  EXPECT_EQ(got.error().code(), ErrorCode::kNetwork);
+  EXPECT_TRUE(got.error().message().starts_with("git submodule update in http://alice:xxxxx@" +
+                                                server_->address() + "/sub.git: "))
+      << got.error().message();
+  std::lock_guard lock(mu);
+  EXPECT_FALSE(sent.empty());
+  for (const auto& auth : sent) EXPECT_EQ(auth, "");
+}
+
 TEST(GitRemoteTest, BadUserInfoIsInvalidAndRedacted) {
   auto runner = sys::NewRealProcessRunner();
   auto ssh = CloneGit(*runner, {"ssh://git:pw@127.0.0.1:1/x.git", ""});
