@@ -57,7 +57,7 @@ Result<std::vector<secrets::AuditFinding>> AuditStored(Env& env, const worker::S
     Digest d = l.digest;
     Env* e = &env;
     input.layers.push_back({d.str(), [e, d]() -> Result<secrets::ReadFn> {
-                              KILN_TRY_ASSIGN(store::BlobReader r, e->store->blobs().Open(d));
+                              KILN_TRY_ASSIGN(store::BlobReader r, e->store->OpenBlob(d));
                               auto s = std::make_shared<LayerStream>();
                               s->raw = std::make_unique<BlobByteSource>(std::move(r));
                               KILN_TRY_ASSIGN(s->plain, archive::OpenDecompressor(*s->raw));
@@ -105,7 +105,7 @@ Result<void> RunAudit(const GlobalOptions& global, const std::vector<std::string
       std::vector<Digest> digests = {li.manifest.config.digest};
       for (const auto& l : li.manifest.layers) digests.push_back(l.digest);
       for (const auto& d : digests) {
-        if (scratch->blobs().Has(d)) continue;
+        if (scratch->HasBlob(d)) continue;
         KILN_TRY_ASSIGN(store::BlobWriter w, scratch->blobs().Create());
         KILN_TRY(blobs.ReadBlob(d, [&w](std::string_view c) { return w.Write(c); }));
         KILN_TRY(w.Commit(d));

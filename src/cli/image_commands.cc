@@ -25,6 +25,7 @@
 #include "image/inspect.h"
 #include "image/layout.h"
 #include "image/reference.h"
+#include "store/blob_sink.h"
 #include "worker/local_worker.h"
 
 namespace kiln::cli {
@@ -334,7 +335,7 @@ Result<void> Load(const GlobalOptions& g, const std::vector<std::string>& argv) 
     std::vector<Digest> digests = {loaded.manifest.config.digest};
     for (const auto& l : loaded.manifest.layers) digests.push_back(l.digest);
     for (const auto& d : digests) {
-      if (env->store->blobs().Has(d)) continue;
+      if (env->store->HasBlob(d)) continue;
       KILN_TRY_ASSIGN(store::BlobWriter w, env->store->blobs().Create());
       KILN_TRY(blobs.ReadBlob(d, [&w](std::string_view chunk) { return w.Write(chunk); }));
       KILN_TRY(w.Commit(d));
@@ -414,11 +415,7 @@ Result<void> Import(const GlobalOptions& g, const std::vector<std::string>& argv
     if (!r) return Fail(std::move(r).error().Wrap("importing {}", file));
   }
   KILN_TRY_ASSIGN(store::BlobWriter writer, env->store->blobs().Create());
-  struct Sink : archive::ByteSink {
-    store::BlobWriter& w;
-    explicit Sink(store::BlobWriter& w) : w(w) {}
-    Result<void> Write(std::string_view d) override { return w.Write(d); }
-  } sink(writer);
+  store::BlobSink sink(writer);
   archive::LayerWriteOptions wopt;
   KILN_TRY_ASSIGN(archive::LayerInfo info, archive::WriteLayerFromDir(rootfs, sink, wopt));
   KILN_TRY_ASSIGN(Digest blob, writer.Commit(info.digest, info.size));

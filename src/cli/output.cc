@@ -33,7 +33,7 @@ class BlobSource : public archive::ByteSource {
 
 image::BlobSource StoreBlobs(Env& env) {
   return [&env](const Digest& digest, const image::BlobSink& sink) -> Result<void> {
-    KILN_TRY_ASSIGN(store::BlobReader reader, env.store->blobs().Open(digest));
+    KILN_TRY_ASSIGN(store::BlobReader reader, env.store->OpenBlob(digest));
     std::string buf(1 << 20, '\0');
     for (;;) {
       KILN_TRY_ASSIGN(size_t n, reader.Read(buf.data(), buf.size()));
@@ -127,7 +127,7 @@ Result<void> SaveImages(Env& env, const std::vector<worker::StoredImage>& images
 
 Result<void> FlattenImage(Env& env, const worker::StoredImage& image, const std::string& dir) {
   for (const auto& layer : image.manifest.layers) {
-    KILN_TRY_ASSIGN(store::BlobReader reader, env.store->blobs().Open(layer.digest));
+    KILN_TRY_ASSIGN(store::BlobReader reader, env.store->OpenBlob(layer.digest));
     BlobSource source(std::move(reader));
     archive::ApplyOptions opt;
     opt.whiteout_mode = archive::WhiteoutMode::kApply;

@@ -100,9 +100,6 @@ struct Commit {
 };
 
 struct CommitOptions {
-  // Paths to leave out of the layer (mount-point residue is the worker's
-  // own business and always left out).
-  std::vector<std::string> exclude;
   // Called with the upper dir before the layer is written; returning an
   // error aborts the commit (the secret leak guard).
   std::function<Result<void>(const std::string& upper_dir)> inspect;

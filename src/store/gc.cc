@@ -1,9 +1,11 @@
 // Store: Prune (mark from records, sweep files), disk usage and Check.
 //
 // Roots are the refs of every remaining image, cache entry and lease;
-// snapshots also keep their parent chain. Records are deleted in one
-// transaction first, files after it, so a crash mid-prune leaves only
-// unrecorded files, which the next Prune (blobs) or Open (snapshots) removes.
+// snapshots also keep their parent chain, and a blob that exists only as
+// its layer's snapshot (LayerRecord::snapshot) keeps that snapshot.
+// Records are deleted in one transaction first, files after it, so a crash
+// mid-prune leaves only unrecorded files, which the next Prune (blobs) or
+// Open (snapshots) removes.
 
 #include <sys/stat.h>
 
@@ -29,6 +31,9 @@ struct Graph {
       owners;
   std::map<std::string, std::string> parent;  // ready snapshot chain id -> parent ("" if none)
   std::map<std::string, int64_t> snapshot_size;
+  // blob -> the snapshot its layer record names, for blobs with no file:
+  // the snapshot is where the blob's bytes are.
+  std::map<std::string, std::string> blob_snapshot;
 };
 
 struct Marked {
@@ -36,7 +41,7 @@ struct Marked {
   std::set<std::string> snapshots;  // chain id strings
 };
 
-Result<Graph> LoadGraph(Db& db) {
+Result<Graph> LoadGraph(Db& db, const BlobStore& blobs) {
   Graph g;
   KILN_TRY_ASSIGN(Stmt q, db.Prepare("SELECT owner_kind, owner, kind, target FROM refs"));
   for (;;) {
@@ -53,7 +58,22 @@ Result<Graph> LoadGraph(Db& db) {
     g.parent[s.Text(0)] = s.Text(1);
     g.snapshot_size[s.Text(0)] = s.Int(2);
   }
+  KILN_TRY_ASSIGN(Stmt l, db.Prepare("SELECT blob, snapshot FROM layers WHERE snapshot IS NOT NULL"));
+  for (;;) {
+    KILN_TRY_ASSIGN(bool row, l.Step());
+    if (!row) break;
+    auto blob = Digest::Parse(l.Text(0));
+    if (blob && !blobs.Has(*blob)) g.blob_snapshot[l.Text(0)] = l.Text(1);
+  }
   return g;
+}
+
+void MarkSnapshot(const Graph& g, std::string chain, Marked& m) {
+  // A snapshot needs its whole parent chain as lower layers.
+  while (!chain.empty() && m.snapshots.insert(chain).second) {
+    auto it = g.parent.find(chain);
+    chain = it == g.parent.end() ? "" : it->second;
+  }
 }
 
 // Marks everything reachable from the owners `pick` accepts.
@@ -63,16 +83,12 @@ Marked Mark(const Graph& g, Pick pick) {
   for (const auto& [owner, refs] : g.owners) {
     if (!pick(owner.first, owner.second)) continue;
     for (const auto& [kind, target] : refs) {
-      if (kind == "blob") {
-        m.blobs.insert(target);
+      if (kind != "blob") {
+        MarkSnapshot(g, target, m);
         continue;
       }
-      // A snapshot needs its whole parent chain as lower layers.
-      std::string chain = target;
-      while (!chain.empty() && m.snapshots.insert(chain).second) {
-        auto it = g.parent.find(chain);
-        chain = it == g.parent.end() ? "" : it->second;
-      }
+      m.blobs.insert(target);
+      if (auto it = g.blob_snapshot.find(target); it != g.blob_snapshot.end()) MarkSnapshot(g, it->second, m);
     }
   }
   return m;
@@ -149,12 +165,15 @@ Result<PruneReport> Store::Prune(const PruneOptions& options) {
       }
     }
     // 3. Mark from what is left, then drop unreachable snapshot and layer records.
-    KILN_TRY_ASSIGN(Graph g, LoadGraph(*db_));
+    KILN_TRY_ASSIGN(Graph g, LoadGraph(*db_, *blobs_));
     keep = Mark(g, [](const std::string&, const std::string&) { return true; });
     for (const auto& [chain, size] : g.snapshot_size) {
       if (keep.snapshots.count(chain)) continue;
       KILN_TRY_ASSIGN(Stmt del, db_->Prepare("DELETE FROM snapshots WHERE chain_id = ?1"));
       KILN_TRY(del.Bind(1, chain).Run());
+      // Layers whose blob file exists no longer point at it.
+      KILN_TRY_ASSIGN(Stmt forget, db_->Prepare("UPDATE layers SET snapshot = NULL WHERE snapshot = ?1"));
+      KILN_TRY(forget.Bind(1, chain).Run());
       dead_snapshots.emplace_back(chain, size);
     }
     KILN_TRY_ASSIGN(auto layer_blobs, Column(*db_, "SELECT blob FROM layers"));
@@ -200,7 +219,7 @@ Result<DiskUsage> Store::GetDiskUsage() {
   std::set<std::string> tagged;
   {
     std::lock_guard<std::mutex> lock(db_mu_);
-    KILN_TRY_ASSIGN(g, LoadGraph(*db_));
+    KILN_TRY_ASSIGN(g, LoadGraph(*db_, *blobs_));
     KILN_TRY_ASSIGN(auto images, Column(*db_, "SELECT manifest FROM images"));
     du.images.count = static_cast<int64_t>(images.size());
     KILN_TRY_ASSIGN(auto t, Column(*db_, "SELECT DISTINCT manifest FROM tags"));
@@ -259,7 +278,7 @@ Result<CheckReport> Store::Check(CheckMode mode) {
   std::lock_guard<std::mutex> lock(db_mu_);
   KILN_TRY_ASSIGN(Tx tx, Tx::Begin(*db_));
   // 2. Ready snapshots have their directory, and every directory a record.
-  KILN_TRY_ASSIGN(Graph g, LoadGraph(*db_));
+  KILN_TRY_ASSIGN(Graph g, LoadGraph(*db_, *blobs_));
   for (const auto& [chain, size] : g.snapshot_size) {
     KILN_TRY_ASSIGN(Digest d, Digest::Parse(chain));
     if (PathExists(SnapshotDir(d))) continue;
@@ -278,12 +297,19 @@ Result<CheckReport> Store::Check(CheckMode mode) {
     report.problems.push_back(fmt::format("snapshots/{}: no ready record", name));
     if (repair) KILN_TRY(RemoveAll(JoinPath(root_, "snapshots/" + name)));
   }
-  // 3. Records name blobs that exist (after any repair above).
+  // 3. Records name blobs that exist, as files or as their layer's ready
+  //    snapshot (after any repair above).
+  auto from_snapshot = [&](const std::string& blob) {
+    auto it = g.blob_snapshot.find(blob);
+    if (it == g.blob_snapshot.end() || !g.parent.count(it->second)) return false;
+    auto chain = Digest::Parse(it->second);
+    return chain && PathExists(SnapshotDir(*chain));
+  };
   for (const auto& [owner, refs] : g.owners) {
     for (const auto& [kind, target] : refs) {
       if (kind != "blob") continue;
       KILN_TRY_ASSIGN(Digest d, Digest::Parse(target));
-      if (blobs_->Has(d)) continue;
+      if (blobs_->Has(d) || from_snapshot(target)) continue;
       report.problems.push_back(
           fmt::format("{} {}: blob {} is missing", owner.first, owner.second, target));
       if (!repair) continue;
@@ -301,8 +327,12 @@ Result<CheckReport> Store::Check(CheckMode mode) {
   KILN_TRY_ASSIGN(auto layer_blobs, Column(*db_, "SELECT blob FROM layers ORDER BY blob"));
   for (const auto& b : layer_blobs) {
     KILN_TRY_ASSIGN(Digest d, Digest::Parse(b));
-    if (blobs_->Has(d)) continue;
-    report.problems.push_back(fmt::format("layer {}: blob is missing", b));
+    if (blobs_->Has(d) || from_snapshot(b)) continue;
+    auto snap = g.blob_snapshot.find(b);
+    report.problems.push_back(snap == g.blob_snapshot.end()
+                                  ? fmt::format("layer {}: blob is missing", b)
+                                  : fmt::format("layer {}: blob is missing and its snapshot {} is gone", b,
+                                                snap->second));
     if (repair) {
       KILN_TRY_ASSIGN(Stmt del, db_->Prepare("DELETE FROM layers WHERE blob = ?1"));
       KILN_TRY(del.Bind(1, b).Run());

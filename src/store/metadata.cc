@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cctype>
 
+#include "archive/layer.h"
+#include "store/blob_sink.h"
 #include "store/sqlite_internal.h"
 #include "store/store.h"
 #include "store/store_internal.h"
@@ -67,10 +69,46 @@ Result<std::vector<Ref>> ReadRefs(internal::Db& db, std::string_view owner_kind,
 
 }  // namespace
 
-Result<void> Store::CheckBlobsExist(const std::vector<Ref>& refs) const {
-  for (const Ref& ref : refs)
-    if (ref.kind == RefKind::kBlob && !blobs_->Has(ref.target))
-      return Fail(Error::NotFound(fmt::format("blob {} not found", ref.target.str())));
+Result<void> Store::CheckBlobsExist(const std::vector<Ref>& refs) {
+  for (const Ref& ref : refs) {
+    if (ref.kind != RefKind::kBlob || blobs_->Has(ref.target)) continue;
+    KILN_TRY_ASSIGN(std::optional<LayerRecord> layer, SnapshotLayer(ref.target));
+    if (!layer) return Fail(Error::NotFound(fmt::format("blob {} not found", ref.target.str())));
+  }
+  return Ok();
+}
+
+bool Store::HasBlob(const Digest& digest) {
+  if (blobs_->Has(digest)) return true;
+  auto layer = SnapshotLayer(digest);
+  return layer && layer->has_value();
+}
+
+Result<BlobReader> Store::OpenBlob(const Digest& digest) {
+  auto reader = blobs_->Open(digest);
+  if (reader || reader.error().code() != ErrorCode::kNotFound) return reader;
+  KILN_TRY_ASSIGN(std::optional<LayerRecord> layer, SnapshotLayer(digest));
+  if (!layer) return reader;
+  // Another build may be writing the same blob: the second waits here and
+  // then finds the file.
+  KILN_TRY_ASSIGN(FileLock lock, LockKey("blob/" + digest.hex()));
+  if (!blobs_->Has(digest)) KILN_TRY(WriteBlobFromSnapshot(*layer));
+  return blobs_->Open(digest);
+}
+
+Result<void> Store::WriteBlobFromSnapshot(const LayerRecord& layer) {
+  auto write = [&]() -> Result<void> {
+    KILN_TRY_ASSIGN(BlobWriter writer, blobs_->Create());
+    BlobSink sink(writer);
+    archive::LayerWriteOptions plain;  // as LayerRecord::snapshot promises
+    plain.compression.compression = archive::Compression::kNone;
+    KILN_TRY(archive::WriteLayerFromUpperDir(SnapshotDir(*layer.snapshot), sink, plain));
+    KILN_TRY(writer.Commit(layer.blob, layer.size));
+    return Ok();
+  };
+  if (auto r = write(); !r)
+    return Fail(std::move(r).error().Wrap("writing layer {} from snapshot {}", layer.blob.str(),
+                                          layer.snapshot->str()));
   return Ok();
 }
 
@@ -212,38 +250,65 @@ Result<std::vector<std::pair<std::string, Digest>>> Store::ListTags() {
 }
 
 Result<void> Store::PutLayer(const LayerRecord& layer) {
-  KILN_TRY(CheckBlobsExist({Ref{RefKind::kBlob, layer.blob}}));
+  if (layer.snapshot) {
+    KILN_TRY(GetSnapshot(*layer.snapshot));
+  } else {
+    KILN_TRY(CheckBlobsExist({Ref{RefKind::kBlob, layer.blob}}));
+  }
   std::lock_guard<std::mutex> lock(db_mu_);
+  // A record without a snapshot (an image registering its layers) keeps
+  // the one already recorded: the blob file may not exist yet.
   KILN_TRY_ASSIGN(Stmt ins, db_->Prepare(
-      "INSERT OR REPLACE INTO layers(blob, diff_id, media_type, size) VALUES (?1, ?2, ?3, ?4)"));
-  return ins.Bind(1, layer.blob.str()).Bind(2, layer.diff_id.str()).Bind(3, layer.media_type)
-      .Bind(4, layer.size).Run();
+      "INSERT INTO layers(blob, diff_id, media_type, size, snapshot) VALUES (?1, ?2, ?3, ?4, ?5) "
+      "ON CONFLICT(blob) DO UPDATE SET diff_id = ?2, media_type = ?3, size = ?4, "
+      "snapshot = IFNULL(?5, snapshot)"));
+  ins.Bind(1, layer.blob.str()).Bind(2, layer.diff_id.str()).Bind(3, layer.media_type).Bind(4, layer.size);
+  if (layer.snapshot) ins.Bind(5, layer.snapshot->str());
+  else ins.BindNull(5);
+  return ins.Run();
 }
 
 namespace {
+
+constexpr std::string_view kLayerColumns = "blob, diff_id, media_type, size, snapshot";
+
 Result<LayerRecord> ReadLayer(const Stmt& q) {
   LayerRecord l;
   KILN_TRY_ASSIGN(l.blob, ParseColumn(q, 0));
   KILN_TRY_ASSIGN(l.diff_id, ParseColumn(q, 1));
   l.media_type = q.Text(2);
   l.size = q.Int(3);
+  if (!q.IsNull(4)) {
+    KILN_TRY_ASSIGN(l.snapshot, ParseColumn(q, 4));
+  }
   return l;
 }
+
 }  // namespace
 
 Result<LayerRecord> Store::GetLayer(const Digest& blob) {
   std::lock_guard<std::mutex> lock(db_mu_);
-  KILN_TRY_ASSIGN(Stmt q, db_->Prepare(
-      "SELECT blob, diff_id, media_type, size FROM layers WHERE blob = ?1"));
+  KILN_TRY_ASSIGN(Stmt q, db_->Prepare(fmt::format("SELECT {} FROM layers WHERE blob = ?1", kLayerColumns)));
   KILN_TRY_ASSIGN(bool row, q.Bind(1, blob.str()).Step());
   if (!row) return Fail(Error::NotFound(fmt::format("layer {} not found", blob.str())));
   return ReadLayer(q);
 }
 
-Result<std::vector<LayerRecord>> Store::FindLayersByDiffId(const Digest& diff_id) {
+Result<std::optional<LayerRecord>> Store::SnapshotLayer(const Digest& blob) {
   std::lock_guard<std::mutex> lock(db_mu_);
   KILN_TRY_ASSIGN(Stmt q, db_->Prepare(
-      "SELECT blob, diff_id, media_type, size FROM layers WHERE diff_id = ?1 ORDER BY blob"));
+      "SELECT l.blob, l.diff_id, l.media_type, l.size, l.snapshot FROM layers l JOIN snapshots s "
+      "ON s.chain_id = l.snapshot WHERE l.blob = ?1 AND s.state = 'ready'"));
+  KILN_TRY_ASSIGN(bool row, q.Bind(1, blob.str()).Step());
+  if (!row) return std::optional<LayerRecord>();
+  KILN_TRY_ASSIGN(LayerRecord l, ReadLayer(q));
+  return std::optional<LayerRecord>(std::move(l));
+}
+
+Result<std::vector<LayerRecord>> Store::FindLayersByDiffId(const Digest& diff_id) {
+  std::lock_guard<std::mutex> lock(db_mu_);
+  KILN_TRY_ASSIGN(Stmt q, db_->Prepare(fmt::format(
+      "SELECT {} FROM layers WHERE diff_id = ?1 ORDER BY blob", kLayerColumns)));
   q.Bind(1, diff_id.str());
   std::vector<LayerRecord> out;
   for (;;) {

@@ -186,11 +186,11 @@ Result<void> Store::Migrate() {
     return Fail(Error::Unsupported(fmt::format(
         "{}: schema version {} is newer than this kiln supports ({})", db_->path(), version,
         internal::kSchemaVersion)).WithHint("upgrade kiln, or use another --root"));
-  if (version < 1) {
-    KILN_TRY(db_->Exec(kSchemaV1));
-    KILN_TRY(db_->Exec("PRAGMA user_version = 1"));
-  }
-  // Future migrations: if (version < 2) { ALTER ...; PRAGMA user_version = 2; }
+  if (version < 1) KILN_TRY(db_->Exec(kSchemaV1));
+  // v2: a layer's blob may be produced from its snapshot on first use.
+  if (version < 2) KILN_TRY(db_->Exec("ALTER TABLE layers ADD COLUMN snapshot TEXT"));
+  if (version < internal::kSchemaVersion)
+    KILN_TRY(db_->Exec(fmt::format("PRAGMA user_version = {}", internal::kSchemaVersion)));
   return tx.Commit();
 }
 

@@ -76,6 +76,11 @@ struct LayerRecord {
   Digest diff_id;
   std::string media_type;
   int64_t size = 0;  // compressed size
+  // The chain id of a ready snapshot whose directory, written by
+  // archive::WriteLayerFromUpperDir with no compression and no excludes, is
+  // exactly the bytes of `blob`. Set for layers kiln builds: their blob file
+  // is written from it on first use (Store::OpenBlob), not at commit.
+  std::optional<Digest> snapshot = std::nullopt;
   friend bool operator==(const LayerRecord&, const LayerRecord&) = default;
 };
 
@@ -110,7 +115,22 @@ class Store {
   Store& operator=(const Store&) = delete;
 
   const std::string& root() const { return root_; }
+  // The blob files. Layer blobs are read through HasBlob/OpenBlob instead,
+  // which also see the layers that still live only as snapshots.
   BlobStore& blobs() { return *blobs_; }
+
+  // --- Blobs ----------------------------------------------------------------
+  // True when blob `digest` can be read: its file exists, or a layer record
+  // for it names a ready snapshot (see LayerRecord::snapshot). A failed
+  // metadata read counts as missing.
+  bool HasBlob(const Digest& digest);
+  // Opens blob `digest` for reading. When only its snapshot exists, first
+  // writes the blob file from the snapshot and commits it with the layer's
+  // digest and size, once per blob even across processes (a LockKey lock).
+  // Errors: kNotFound "blob sha256:... not found"; kDigestMismatch when the
+  // snapshot no longer gives the layer's bytes (nothing is stored; the
+  // context names the layer and snapshot); kIo naming the path.
+  [[nodiscard]] Result<BlobReader> OpenBlob(const Digest& digest);
   // Content digests of build-context files, kept in <root>/hashcache/ and
   // written back when the Store closes. A Prune of the whole build cache
   // clears it.
@@ -119,7 +139,7 @@ class Store {
   // --- Images and tags ------------------------------------------------------
   // Inserts or replaces the record for `image.manifest` and sets the blobs
   // and snapshots it keeps alive to `refs` (the manifest blob itself is
-  // always kept). The blobs must already be stored: kNotFound
+  // always kept). The blobs must already be stored (HasBlob): kNotFound
   // "blob sha256:... not found" otherwise.
   [[nodiscard]] Result<void> PutImage(const ImageRecord& image, const std::vector<Ref>& refs);
   // kNotFound "image sha256:... not found".
@@ -149,7 +169,11 @@ class Store {
   [[nodiscard]] Result<std::vector<std::pair<std::string, Digest>>> ListTags();
 
   // --- Layers ---------------------------------------------------------------
-  // Inserts or replaces the record for `layer.blob` (which must be stored).
+  // Inserts or replaces the record for `layer.blob`. With `layer.snapshot`
+  // that snapshot must be ready (kNotFound "snapshot sha256:... not found")
+  // and the blob file need not exist; without, the blob must be stored
+  // (HasBlob, kNotFound otherwise) and the snapshot an existing record
+  // names is kept.
   [[nodiscard]] Result<void> PutLayer(const LayerRecord& layer);
   // kNotFound "layer sha256:... not found".
   [[nodiscard]] Result<LayerRecord> GetLayer(const Digest& blob);
@@ -177,7 +201,7 @@ class Store {
 
   // --- Build cache ----------------------------------------------------------
   // Inserts or replaces an entry (created = last_used = now) and what it
-  // keeps alive.
+  // keeps alive. Blob refs must satisfy HasBlob (kNotFound otherwise).
   [[nodiscard]] Result<void> PutCacheEntry(std::string_view key, std::string_view result,
                                            const std::vector<Ref>& refs);
   // Returns the entry and bumps its last_used when that is at least
@@ -187,7 +211,8 @@ class Store {
 
   // --- Leases ---------------------------------------------------------------
   // Adds `refs` to the lease `name` (creating it), so GC keeps them while
-  // e.g. a build has written blobs but not yet recorded its image.
+  // e.g. a build has written blobs but not yet recorded its image. Refs are
+  // not checked: a lease may pin what is about to be stored.
   [[nodiscard]] Result<void> AddLease(std::string_view name, LeaseLifetime lifetime,
                                       const std::vector<Ref>& refs);
   // Removing a missing lease is not an error.
@@ -226,7 +251,11 @@ class Store {
   Result<void> Recover() KILN_EXCLUDES(db_mu_);
   bool SessionAlive(const std::string& session) const;
   std::string SnapshotDir(const Digest& chain_id) const;
-  Result<void> CheckBlobsExist(const std::vector<Ref>& refs) const;
+  Result<void> CheckBlobsExist(const std::vector<Ref>& refs);
+  // The record of layer `blob` if it names a ready snapshot.
+  Result<std::optional<LayerRecord>> SnapshotLayer(const Digest& blob) KILN_EXCLUDES(db_mu_);
+  // Writes the blob file of `layer` from its snapshot directory.
+  Result<void> WriteBlobFromSnapshot(const LayerRecord& layer);
 
   const std::string root_;
   StoreOptions options_;

@@ -73,7 +73,7 @@ TEST_F(StoreMetadataTest, ReopenKeepsDataAndSchema) {
   auto got = store_->ResolveTag("docker.io/library/a:latest");
   ASSERT_TRUE(got);
   EXPECT_EQ(*got, img.manifest);
-  EXPECT_EQ(UserVersion(), 1);
+  EXPECT_EQ(UserVersion(), 2);
 }
 
 TEST_F(StoreMetadataTest, NewerSchemaIsUnsupported) {
@@ -87,7 +87,7 @@ TEST_F(StoreMetadataTest, NewerSchemaIsUnsupported) {
   ASSERT_FALSE(s);
   EXPECT_EQ(s.error().code(), ErrorCode::kUnsupported);
   EXPECT_EQ(s.error().Render(),
-            fmt::format("{}/kiln.db: schema version 7 is newer than this kiln supports (1)\n"
+            fmt::format("{}/kiln.db: schema version 7 is newer than this kiln supports (2)\n"
                         "while opening store {}\n"
                         "hint: upgrade kiln, or use another --root\n",
                         root_, root_));

@@ -74,7 +74,7 @@ Result<void> CopyBlobToDir(store::Store& st, const Digest& d, const std::string&
   if (PathExists(path)) return Ok();
   std::string tmp = path + ".tmp-" + RandomHex(6);
   auto copy = [&]() -> Result<void> {
-    KILN_TRY_ASSIGN(store::BlobReader reader, st.blobs().Open(d));
+    KILN_TRY_ASSIGN(store::BlobReader reader, st.OpenBlob(d));
     KILN_TRY_ASSIGN(Fd out, OpenFile(tmp, O_WRONLY | O_CREAT | O_EXCL, 0644));
     std::string buf(1 << 20, '\0');
     for (;;) {
@@ -93,7 +93,7 @@ Result<void> CopyBlobToDir(store::Store& st, const Digest& d, const std::string&
 
 // Copies a layout blob into the store, verifying digest and size.
 Result<void> CopyBlobFromDir(store::Store& st, const std::string& dir, const image::Descriptor& d) {
-  if (st.blobs().Has(d.digest)) return Ok();
+  if (st.HasBlob(d.digest)) return Ok();
   std::string path = BlobPath(dir, d.digest);
   KILN_TRY_ASSIGN(Fd in, OpenFile(path, O_RDONLY));
   KILN_TRY_ASSIGN(store::BlobWriter writer, st.blobs().Create());
@@ -211,7 +211,7 @@ Result<std::vector<CacheRecord>> CollectCacheRecords(ImageStore& images, const B
     auto diff_id = Digest::Parse(j.value("diff_id", ""));
     auto chain = Digest::Parse(j.value("chain_id", ""));
     auto blob = Digest::Parse(j.value("blob", ""));
-    if (!diff_id || !chain || !blob || !st.blobs().Has(*blob)) continue;
+    if (!diff_id || !chain || !blob || !st.HasBlob(*blob)) continue;
     if (mode == CacheMode::kMin && !image_chains.count(*chain)) continue;
     auto snap = st.GetSnapshot(*chain);
     if (!snap) continue;
@@ -398,7 +398,7 @@ Result<CacheImportReport> ImportCacheRecords(ImageStore& images, const std::vect
     if (existing.error().code() != ErrorCode::kNotFound) return Fail(std::move(existing).error());
     std::vector<store::Ref> refs;
     if (!r.empty) {
-      if (!st.blobs().Has(r.blob))
+      if (!st.HasBlob(r.blob))
         return Fail(Error::NotFound(fmt::format("cache record {}: layer blob {} is missing", r.key, r.blob.str())));
       KILN_TRY(st.PutLayer(store::LayerRecord{r.blob, r.diff_id, r.media_type, r.blob_size}));
       auto snap = images.EnsureSnapshot(r.blob, r.diff_id, r.chain_id, r.parent);

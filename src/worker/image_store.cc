@@ -49,7 +49,7 @@ class StoreBlobWriter : public registry::BlobWriter {
 class StoreBlobTarget : public registry::BlobTarget {
  public:
   explicit StoreBlobTarget(store::Store& s) : store_(s) {}
-  bool Has(const Digest& d) override { return store_.blobs().Has(d); }
+  bool Has(const Digest& d) override { return store_.HasBlob(d); }
   Result<std::unique_ptr<registry::BlobWriter>> Begin(const Digest&, uint64_t) override {
     KILN_TRY_ASSIGN(store::BlobWriter w, store_.blobs().Create());
     return std::unique_ptr<registry::BlobWriter>(std::make_unique<StoreBlobWriter>(std::move(w)));
@@ -78,7 +78,7 @@ class StoreBlobSource : public registry::BlobSource {
  public:
   explicit StoreBlobSource(store::Store& s) : store_(s) {}
   Result<std::unique_ptr<registry::BlobReader>> Open(const Digest& d) override {
-    KILN_TRY_ASSIGN(store::BlobReader r, store_.blobs().Open(d));
+    KILN_TRY_ASSIGN(store::BlobReader r, store_.OpenBlob(d));
     return std::unique_ptr<registry::BlobReader>(std::make_unique<StoreBlobReader>(std::move(r)));
   }
 
@@ -125,7 +125,7 @@ Result<std::string> ImageStore::EnsureSnapshot(const Digest& blob, const Digest&
   if (auto s = store_.GetSnapshot(chain_id)) return s->path;
   KILN_TRY_ASSIGN(store::SnapshotStaging staging, store_.PrepareSnapshot(chain_id, parent));
   auto fill = [&]() -> Result<void> {
-    KILN_TRY_ASSIGN(store::BlobReader reader, store_.blobs().Open(blob));
+    KILN_TRY_ASSIGN(store::BlobReader reader, store_.OpenBlob(blob));
     BlobByteSource source(std::move(reader));
     archive::ApplyOptions opt;
     opt.whiteout_mode = archive::WhiteoutMode::kOverlay;

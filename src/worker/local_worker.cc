@@ -13,7 +13,7 @@
 #include "base/strings.h"
 #include "image/codec.h"
 #include "sys/mounts.h"
-#include "worker/blob_sink.h"
+#include "store/blob_sink.h"
 
 namespace kiln::worker {
 
@@ -238,13 +238,26 @@ Result<solver::Commit> LocalWorker::CommitRootfs(std::unique_ptr<solver::Rootfs>
   if (options.inspect) KILN_TRY(options.inspect(rootfs.upper()));
 
   store::Store& st = images_.store();
-  KILN_TRY_ASSIGN(store::BlobWriter writer, st.blobs().Create());
-  BlobSink sink(writer);
   archive::LayerWriteOptions wopt;
   KILN_TRY_ASSIGN(wopt.compression.compression, archive::ParseCompression(options_.compression));
-  if (!options.exclude.empty()) wopt.exclude = archive::ExcludePaths(options.exclude);
-  KILN_TRY_ASSIGN(archive::LayerInfo info, archive::WriteLayerFromUpperDir(rootfs.upper(), sink, wopt));
-  KILN_TRY_ASSIGN(Digest blob, writer.Commit(info.digest, info.size));
+  bool plain = wopt.compression.compression == archive::Compression::kNone;
+  auto write_blob = [&]() -> Result<archive::LayerInfo> {
+    KILN_TRY_ASSIGN(store::BlobWriter writer, st.blobs().Create());
+    store::BlobSink sink(writer);
+    KILN_TRY_ASSIGN(archive::LayerInfo written, archive::WriteLayerFromUpperDir(rootfs.upper(), sink, wopt));
+    KILN_TRY(writer.Commit(written.digest, written.size));
+    return written;
+  };
+  // A plain layer's blob is its snapshot's tar (docs/formats/store.md,
+  // "Layer blobs from snapshots"): this pass only hashes it, and the file
+  // is written when the image first leaves the store (Store::OpenBlob).
+  archive::LayerInfo info;
+  if (plain) {
+    archive::NullSink hash_only;
+    KILN_TRY_ASSIGN(info, archive::WriteLayerFromUpperDir(rootfs.upper(), hash_only, wopt));
+  } else {
+    KILN_TRY_ASSIGN(info, write_blob());
+  }
 
   std::optional<Digest> parent;
   if (!parent_chain.empty()) parent = parent_chain;
@@ -252,19 +265,22 @@ Result<solver::Commit> LocalWorker::CommitRootfs(std::unique_ptr<solver::Rootfs>
   solver::LayerRef layer;
   layer.diff_id = info.diff_id;
   layer.chain_id = chain;
-  layer.blob = blob;
+  layer.blob = info.digest;
   layer.blob_size = info.size;
   layer.media_type = wopt.compression.compression == archive::Compression::kZstd ? std::string(image::kOciLayerZstd)
-                     : wopt.compression.compression == archive::Compression::kNone
-                         ? std::string(image::kOciLayer)
-                         : std::string(image::kOciLayerGzip);
-  KILN_TRY(st.PutLayer(store::LayerRecord{blob, info.diff_id, layer.media_type, info.size}));
+                     : plain ? std::string(image::kOciLayer)
+                             : std::string(image::kOciLayerGzip);
+  store::LayerRecord record{layer.blob, info.diff_id, layer.media_type, info.size};
 
   // The upper dir already has overlay's whiteout format: it becomes the
   // layer's snapshot as it is, by rename.
   KILN_TRY_ASSIGN(store::FileLock lock, st.LockKey("snapshot/" + chain.hex()));
   if (auto existing = st.GetSnapshot(chain)) {
     layer.snapshot = existing->path;
+    // A snapshot another build (or a pulled layer) made: this upper dir is
+    // known to give the blob, that directory is not, so a blob it cannot
+    // produce yet is written from here.
+    if (plain && !st.HasBlob(layer.blob)) KILN_TRY(write_blob());
   } else {
     KILN_TRY_ASSIGN(store::SnapshotStaging staging, st.PrepareSnapshot(chain, parent));
     if (::rmdir(staging.path.c_str()) != 0 || ::rename(rootfs.upper().c_str(), staging.path.c_str()) != 0) {
@@ -275,7 +291,10 @@ Result<solver::Commit> LocalWorker::CommitRootfs(std::unique_ptr<solver::Rootfs>
     }
     KILN_TRY_ASSIGN(store::SnapshotInfo snap, st.CommitSnapshot(staging));
     layer.snapshot = snap.path;
+    // Only now: the record may name only a ready snapshot.
+    if (plain) record.snapshot = chain;
   }
+  KILN_TRY(st.PutLayer(record));
   return solver::Commit{layer, static_cast<int64_t>(info.uncompressed_size)};
 }
 
@@ -297,7 +316,7 @@ Result<std::optional<solver::Commit>> LocalWorker::CacheGet(const std::string& k
   auto diff_id = Digest::Parse(j.value("diff_id", ""));
   auto chain = Digest::Parse(j.value("chain_id", ""));
   auto blob = Digest::Parse(j.value("blob", ""));
-  if (!diff_id || !chain || !blob || !st.blobs().Has(*blob)) return std::optional<solver::Commit>();
+  if (!diff_id || !chain || !blob || !st.HasBlob(*blob)) return std::optional<solver::Commit>();
   auto snap = st.GetSnapshot(*chain);
   if (!snap) return std::optional<solver::Commit>();
   solver::LayerRef layer;

@@ -22,7 +22,8 @@ struct LocalWorkerOptions {
   // mount points). Should be on a tmpfs such as /run.
   std::string scratch_root = "/run/kiln";
   // Compression of new layer blobs. Built layers stay uncompressed in the
-  // store (docs/formats/store.md, "Layer compression").
+  // store, and their blob files are written from their snapshots on first
+  // use (docs/formats/store.md, "Layer blobs from snapshots").
   std::string compression = "none";
 };
 

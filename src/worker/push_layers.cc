@@ -5,7 +5,7 @@
 
 #include "archive/compression.h"
 #include "image/codec.h"
-#include "worker/blob_sink.h"
+#include "store/blob_sink.h"
 #include "worker/cache_export.h"
 
 namespace kiln::worker {
@@ -25,16 +25,16 @@ bool IsGzipTar(std::string_view media_type) {
 Result<std::optional<store::LayerRecord>> FindGzip(store::Store& store, const Digest& diff_id) {
   KILN_TRY_ASSIGN(std::vector<store::LayerRecord> layers, store.FindLayersByDiffId(diff_id));
   for (const auto& l : layers)
-    if (IsGzipTar(l.media_type) && store.blobs().Has(l.blob)) return std::optional<store::LayerRecord>(l);
+    if (IsGzipTar(l.media_type) && store.HasBlob(l.blob)) return std::optional<store::LayerRecord>(l);
   return std::optional<store::LayerRecord>();
 }
 
 // Compresses blob `blob` into a new store blob with the fixed options that
 // make the output deterministic, checking that the tar is `diff_id`.
 Result<archive::BlobDigests> Compress(store::Store& store, const Digest& blob, const Digest& diff_id) {
-  KILN_TRY_ASSIGN(store::BlobReader reader, store.blobs().Open(blob));
+  KILN_TRY_ASSIGN(store::BlobReader reader, store.OpenBlob(blob));
   KILN_TRY_ASSIGN(store::BlobWriter writer, store.blobs().Create());
-  BlobSink out(writer);
+  store::BlobSink out(writer);
   archive::CompressionOptions options;  // the defaults: gzip, level 1, 1 MiB members
   KILN_TRY_ASSIGN(std::unique_ptr<archive::CompressingSink> gzip,
                   archive::CompressingSink::Create(out, options));

@@ -6,7 +6,7 @@
 #include "archive/layer.h"
 #include "base/fs.h"
 #include "image/codec.h"
-#include "worker/blob_sink.h"
+#include "store/blob_sink.h"
 #include "worker/cache_export.h"
 
 namespace kiln::worker {
@@ -33,7 +33,7 @@ class PushLayersTest : public ::testing::Test {
     EXPECT_TRUE(WriteFile(upper->path() + "/" + name, std::string(content)));
     auto writer = store_->blobs().Create();
     EXPECT_TRUE(writer);
-    BlobSink sink(*writer);
+    store::BlobSink sink(*writer);
     archive::LayerWriteOptions opt;
     opt.compression.compression = compression;
     auto info = archive::WriteLayerFromDir(upper->path(), sink, opt);

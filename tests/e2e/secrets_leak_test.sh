@@ -187,9 +187,11 @@ report=$($SCAN "$WORK/secrets.list" "$KILN_ROOT" "$WORK/out" "$LOGS" "$RUNDIR")
 rc=$?
 set -e
 [ "$rc" = 0 ] || fail "secrets found: $report"
-# The scan read the layer blobs: a few hundred files, not an empty tree.
+# The scan read the layers: a few hundred files, not an empty tree. (Built
+# layers are snapshot directories in the store; only saved ones also have a
+# blob file, so this store holds about 200.)
 n=$(echo "$report" | sed -n 's/^scanned \([0-9]*\) files$/\1/p')
-[ "$n" -gt 200 ] || fail "scanned only $n files"
+[ "$n" -gt 150 ] || fail "scanned only $n files"
 
 # The scanner itself finds a secret that is there (a layer written with the
 # leak guard off, in the store and in an OCI archive; built layers are

@@ -132,14 +132,6 @@ class FakeKeyLock : public Worker::KeyLock {
   std::unique_lock<std::mutex> lock_;
 };
 
-bool Excluded(const std::string& path, const std::vector<std::string>& exclude) {
-  for (const auto& x : exclude) {
-    std::string clean = CleanPath("/" + x);
-    if (path == clean || path.starts_with(clean + "/")) return true;
-  }
-  return false;
-}
-
 }  // namespace
 
 FakeWorker::FakeWorker() {
@@ -296,14 +288,13 @@ Result<Commit> FakeWorker::CommitRootfs(std::unique_ptr<Rootfs> rootfs, const Di
   std::vector<std::string> changed;
   std::vector<std::string> deleted;
   for (const auto& [path, e] : now) {
-    if (Excluded(path, options.exclude)) continue;
     auto it = fake->base().find(path);
     if (it != fake->base().end() && it->second == e) continue;
     changed.push_back(path);
     lines.push_back(path + ": " + e.Describe());
   }
   for (const auto& [path, e] : fake->base()) {
-    if (Excluded(path, options.exclude) || now.count(path)) continue;
+    if (now.count(path)) continue;
     // Only the topmost deleted path matters.
     if (!deleted.empty() && path.starts_with(deleted.back() + "/")) continue;
     deleted.push_back(path);

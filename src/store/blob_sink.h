@@ -9,15 +9,17 @@
 #include "base/error.h"
 #include "store/blob_store.h"
 
-namespace kiln::worker {
+namespace kiln::store {
 
+// An archive::ByteSink over a caller-owned BlobWriter, which must outlive
+// it. Committing the blob stays the caller's job. Not thread-safe.
 class BlobSink : public archive::ByteSink {
  public:
-  explicit BlobSink(store::BlobWriter& writer) : writer_(writer) {}
+  explicit BlobSink(BlobWriter& writer) : writer_(writer) {}
   Result<void> Write(std::string_view data) override { return writer_.Write(data); }
 
  private:
-  store::BlobWriter& writer_;
+  BlobWriter& writer_;
 };
 
-}  // namespace kiln::worker
+}  // namespace kiln::store
