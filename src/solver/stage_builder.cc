@@ -1061,12 +1061,15 @@ Result<bool> StageBuilder::CopyIntoEmptyDir(Rootfs& rootfs, int source_fd, const
   // The directory as the container resolves it (through any symlinks in
   // the image), relative to the root.
   KILN_TRY_ASSIGN(Fd made, OpenInRoot(rootfs.fd(), dest, O_PATH | O_DIRECTORY));
-  char buf[PATH_MAX];
-  std::string proc = fmt::format("/proc/self/fd/{}", made.get());
-  ssize_t n = ::readlink(proc.c_str(), buf, sizeof buf);
-  if (n <= 0 || static_cast<size_t>(n) >= sizeof buf) return Fail(Error::Io(dest, errno, "readlink"));
-  std::string where(buf, static_cast<size_t>(n));
-  std::string root = rootfs.path();
+  auto fd_path = [&](int fd) -> Result<std::string> {
+    char buf[PATH_MAX];
+    std::string proc = fmt::format("/proc/self/fd/{}", fd);
+    ssize_t n = ::readlink(proc.c_str(), buf, sizeof buf);
+    if (n <= 0 || static_cast<size_t>(n) >= sizeof buf) return Fail(Error::Io(dest, errno, "readlink"));
+    return std::string(buf, static_cast<size_t>(n));
+  };
+  KILN_TRY_ASSIGN(std::string where, fd_path(made.get()));
+  KILN_TRY_ASSIGN(std::string root, fd_path(rootfs.fd()));
   if (!where.starts_with(root + "/")) return false;
   std::string rel = where.substr(root.size());
   made.Reset();

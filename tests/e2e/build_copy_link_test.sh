@@ -90,6 +90,18 @@ srv/app/c.txt
 srv/app/sub/
 srv/app/sub/b.txt" "$(layer_listings wd 2 | grep -v '^==')"
 
+# The same with a relative --root (kiln once compared the merged dir's
+# relative path with the kernel's absolute one and fell back to overlayfs).
+rel() { (cd "$WORK" && "$KILN" --root rel-root "$@") >"$WORK/rel.log" 2>&1 || fail "kiln --root rel-root $*: $(cat "$WORK/rel.log")"; }
+rel import "$WORK/busybox.tar" busybox:latest
+rel build -q -t r -f "$WORK/Dockerfile" "$WORK/ctx"
+echo 'beta 4' >"$WORK/ctx/sub/b.txt"
+rel build -q -t r -f "$WORK/Dockerfile" "$WORK/ctx"
+snaps=()
+for s in "$WORK"/rel-root/snapshots/*/; do [ -e "$s/app/a.txt" ] && snaps+=("$s"); done
+expect_eq "COPY snapshots, relative --root" 2 "${#snaps[@]}"
+expect_eq "linked, relative --root" "$(stat -c %i "${snaps[0]}/app/big.bin")" "$(stat -c %i "${snaps[1]}/app/big.bin")"
+
 # kiln's digest xattr stays out of the layer.
 kiln_ok save -o "$WORK/v2.tar" v2
 mkdir "$WORK/v2" && tar -xf "$WORK/v2.tar" -C "$WORK/v2"
