@@ -157,7 +157,7 @@ class GitAuthTest : public ::testing::Test {
        " add -A && git " + git_id + " -C " + src + " commit -q -m one && git clone -q --bare " + src + " " +
        tmp_->path() + "/repo.git");
     main_commit_ = std::string(TrimSpace(Sh("git -C " + src + " rev-parse HEAD")));
-    want_auth_ = "Basic " + Base64Encode(std::string(kUser) + ":" + kPassword);
+    SetWantAuth(std::string(kUser) + ":" + kPassword);
     auto server =
         registry::testing::HttpServer::Start([this](const ServerRequest& req) { return Serve(req); });
     ASSERT_TRUE(server);
@@ -179,7 +179,14 @@ class GitAuthTest : public ::testing::Test {
 
   // The forms a leaked password would take: as given, as in the URL, as
   // the Authorization header carries it.
-  std::vector<std::string> Needles() const { return {kPassword, kPasswordInUrl, want_auth_.substr(6)}; }
+  std::vector<std::string> Needles() const {
+    return {kPassword, kPasswordInUrl, Base64Encode(std::string(kUser) + ":" + kPassword)};
+  }
+  // The credentials the server accepts, "user:password".
+  void SetWantAuth(const std::string& credentials) {
+    std::lock_guard lock(mu_);
+    want_auth_ = "Basic " + Base64Encode(credentials);
+  }
   bool HasNeedle(std::string_view text) const {
     for (const auto& n : Needles())
       if (text.find(n) != std::string_view::npos) return true;
@@ -205,13 +212,13 @@ class GitAuthTest : public ::testing::Test {
       leaked_argvs_.push_back(*cmdline);
     }
     ServerResponse r;
-    if (req.Header("authorization") != want_auth_) {
-      r.status = 401;
-      r.headers = {{"WWW-Authenticate", "Basic realm=\"git\""}};
-      return r;
-    }
     {
       std::lock_guard lock(mu_);
+      if (req.Header("authorization") != want_auth_) {
+        r.status = 401;
+        r.headers = {{"WWW-Authenticate", "Basic realm=\"git\""}};
+        return r;
+      }
       ++authorized_;
     }
     const char* path = std::getenv("PATH");
@@ -273,10 +280,10 @@ class GitAuthTest : public ::testing::Test {
 
   std::unique_ptr<TempDir> tmp_;
   std::string main_commit_;
-  std::string want_auth_;
   RecordingRunner runner_;
   std::unique_ptr<sys::ProcessRunner> backend_ = sys::NewRealProcessRunner();
   std::mutex mu_;
+  std::string want_auth_;                  // GUARDED_BY(mu_)
   std::vector<std::string> leaked_argvs_;  // GUARDED_BY(mu_)
   int authorized_ = 0;                     // GUARDED_BY(mu_)
   // Last, so it stops before what its handler uses goes.
@@ -332,7 +339,7 @@ TEST_F(GitAuthTest, WrongOrMissingCredentialsAreAuthErrorsWithTheUrlRedacted) {
 }
 
 TEST_F(GitAuthTest, UserNameAloneIsSentWithAnEmptyPassword) {
-  want_auth_ = "Basic " + Base64Encode("tok3n-as-user:");
+  SetWantAuth("tok3n-as-user:");
   auto got = ResolveGitRef(runner_, {Url("tok3n-as-user"), "main"});
   ASSERT_TRUE(got) << got.error().Render();
   EXPECT_EQ(*got, main_commit_);
