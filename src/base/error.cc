@@ -3,6 +3,8 @@
 #include <cerrno>
 #include <cstring>
 
+#include "base/strings.h"
+
 namespace kiln {
 
 std::string_view ErrorCodeName(ErrorCode code) {
@@ -69,12 +71,15 @@ std::string Error::Render() const {
   out += '\n';
   if (loc_ && loc_->line > 0 && !loc_->line_text.empty()) {
     std::string num = std::to_string(loc_->line);
-    out += fmt::format(" {} | {}\n", num, loc_->line_text);
+    // A URL's password in the quoted line (ADD https://u:pw@host/...) must
+    // not reach a CI log.
+    std::string text = RedactUrlPasswords(loc_->line_text);
+    out += fmt::format(" {} | {}\n", num, text);
     if (loc_->col > 0) {
       std::string pad;
       // Keep tabs so the caret lines up under the same column in a terminal.
-      for (int i = 0; i + 1 < loc_->col && i < static_cast<int>(loc_->line_text.size()); ++i)
-        pad += loc_->line_text[i] == '\t' ? '\t' : ' ';
+      for (int i = 0; i + 1 < loc_->col && i < static_cast<int>(text.size()); ++i)
+        pad += text[i] == '\t' ? '\t' : ' ';
       out += fmt::format(" {} | {}^\n", std::string(num.size(), ' '), pad);
     }
   }

@@ -44,6 +44,14 @@ TEST(ErrorTest, RenderShowsExcerptCaretContextAndHint) {
             "hint: see the Dockerfile reference\n");
 }
 
+TEST(ErrorTest, RenderRedactsUrlPasswordsInTheQuotedLine) {
+  Error e = Error::Syntax({"Dockerfile", 2, 1, "ADD https://alice:hunter2@example.com/f /f"}, "checksum mismatch");
+  EXPECT_EQ(e.Render(),
+            "Dockerfile:2:1: checksum mismatch\n"
+            " 2 | ADD https://alice:xxxxx@example.com/f /f\n"
+            "   | ^\n");
+}
+
 TEST(ErrorTest, IoErrorNamesPathAndMapsEnoent) {
   Error e = Error::Io("/no/such", ENOENT, "open");
   EXPECT_EQ(e.code(), ErrorCode::kNotFound);

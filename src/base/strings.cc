@@ -153,4 +153,27 @@ void WipeStrings(std::vector<std::string>& strings) {
   strings.clear();
 }
 
+std::string RedactUrlPasswords(std::string_view text) {
+  std::string out;
+  size_t pos = 0;
+  for (size_t scheme; (scheme = text.find("://", pos)) != std::string_view::npos;) {
+    size_t start = scheme + 3;
+    size_t end = text.find_first_of("/?# \t\n\"'", start);
+    if (end == std::string_view::npos) end = text.size();
+    std::string_view authority = text.substr(start, end - start);
+    size_t at = authority.rfind('@');
+    size_t colon = at == std::string_view::npos ? at : authority.substr(0, at).find(':');
+    if (colon == std::string_view::npos) {
+      out.append(text.substr(pos, end - pos));
+    } else {
+      out.append(text.substr(pos, start + colon + 1 - pos));
+      out += "xxxxx";
+      out.append(text.substr(start + at, end - start - at));
+    }
+    pos = end;
+  }
+  out.append(text.substr(pos));
+  return out;
+}
+
 }  // namespace kiln

@@ -28,6 +28,10 @@ bool StartsWith(std::string_view s, std::string_view prefix);
 bool EndsWith(std::string_view s, std::string_view suffix);
 // Double-quoted with C-style escapes, for error messages: "a\"b".
 std::string Quote(std::string_view s);
+// `text` with the password of every URL's user info ("scheme://user:pw@host")
+// replaced by "xxxxx", as BuildKit redacts remote sources in messages. A
+// user name alone stays.
+std::string RedactUrlPasswords(std::string_view text);
 // Zeroes the string's bytes (explicit_bzero: the compiler may not drop it)
 // and empties it, keeping its buffer. For kiln's own copies of secret
 // values, such as a step's env holding RUN --mount=type=secret,env=.

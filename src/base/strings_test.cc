@@ -63,5 +63,17 @@ TEST(StringsTest, SplitCsvQuoteErrorsUseGosWording) {
   EXPECT_EQ(Csv("ok,x\""), "error: invalid: bare \" in non-quoted-field");
 }
 
+TEST(RedactUrlPasswordsTest, HidesEveryUrlsPasswordAndNothingElse) {
+  EXPECT_EQ(RedactUrlPasswords("https://user:s3cret@example.com/x?y=1"), "https://user:xxxxx@example.com/x?y=1");
+  EXPECT_EQ(RedactUrlPasswords("https://token@example.com/r.git"), "https://token@example.com/r.git");
+  EXPECT_EQ(RedactUrlPasswords("https://example.com/a@b:c"), "https://example.com/a@b:c");
+  EXPECT_EQ(RedactUrlPasswords("git@github.com:a/b.git"), "git@github.com:a/b.git");
+  EXPECT_EQ(RedactUrlPasswords("ADD https://a:p1@h1/f https://b:p2@h2 /dst"),
+            "ADD https://a:xxxxx@h1/f https://b:xxxxx@h2 /dst");
+  EXPECT_EQ(RedactUrlPasswords("RUN curl \"https://u:p@h\""), "RUN curl \"https://u:xxxxx@h\"");
+  EXPECT_EQ(RedactUrlPasswords(""), "");
+  EXPECT_EQ(RedactUrlPasswords("://"), "://");
+}
+
 }  // namespace
 }  // namespace kiln

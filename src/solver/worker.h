@@ -17,6 +17,7 @@
 #include "base/digest.h"
 #include "base/error.h"
 #include "base/fs.h"
+#include "base/strings.h"
 #include "image/oci.h"
 #include "solver/progress.h"
 
@@ -117,18 +118,7 @@ struct FetchedSource {
 
 // `url` with the password of its user info replaced by "xxxxx", for
 // messages ("https://u:xxxxx@host/x"), as BuildKit redacts remote sources.
-inline std::string RedactUrl(std::string_view url) {
-  size_t scheme = url.find("://");
-  if (scheme == std::string_view::npos) return std::string(url);
-  size_t start = scheme + 3;
-  size_t end = url.find_first_of("/?#", start);
-  std::string_view authority = url.substr(start, end == std::string_view::npos ? end : end - start);
-  size_t at = authority.rfind('@');
-  if (at == std::string_view::npos) return std::string(url);
-  size_t colon = authority.substr(0, at).find(':');
-  if (colon == std::string_view::npos) return std::string(url);
-  return std::string(url.substr(0, start + colon + 1)) + "xxxxx" + std::string(url.substr(start + at));
-}
+inline std::string RedactUrl(std::string_view url) { return RedactUrlPasswords(url); }
 
 // A git repository to check out for `ADD <git url>` (BuildKit's git source).
 struct GitSource {
