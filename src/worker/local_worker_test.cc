@@ -132,6 +132,24 @@ TEST_F(LocalWorkerTest, SecondCommitOfTheSameLayerReusesTheSnapshot) {
   EXPECT_EQ(store_->GetLayer(second.layer->blob)->snapshot, second.layer->chain_id);
 }
 
+TEST_F(LocalWorkerTest, PlainCommitOntoASnapshotNoLayerNamesWritesItsBlob) {
+  // A gzip build made the snapshot; nothing says its tar is the plain blob,
+  // so the plain commit writes the file from its own upper dir.
+  auto gzip = MakeWorker("gzip");
+  ASSERT_TRUE(gzip);
+  solver::Commit first = CommitHello(*gzip);
+  auto plain = MakeWorker("none");
+  ASSERT_TRUE(plain);
+  solver::Commit second = CommitHello(*plain);
+  ASSERT_TRUE(first.layer && second.layer);
+  EXPECT_EQ(second.layer->snapshot, first.layer->snapshot);
+  EXPECT_EQ(second.layer->blob, second.layer->diff_id);
+  auto tar = store_->blobs().Read(second.layer->blob);
+  ASSERT_TRUE(tar) << tar.error().Render();
+  EXPECT_EQ(Digest::Of(*tar), second.layer->diff_id);
+  EXPECT_EQ(store_->GetLayer(second.layer->blob)->snapshot, std::nullopt);
+}
+
 TEST_F(LocalWorkerTest, GzipCommitStillWritesItsBlob) {
   auto worker = MakeWorker("gzip");
   ASSERT_TRUE(worker);
