@@ -188,7 +188,9 @@ TEST_F(LayerBlobTest, MigratesVersionOneStore) {
     // Back to the v1 schema, which had no layers.snapshot.
     auto db = internal::Db::Open(JoinPath(root_, "kiln.db"), 1000);
     ASSERT_TRUE(db);
-    ASSERT_TRUE((*db)->Exec("ALTER TABLE layers DROP COLUMN snapshot; PRAGMA user_version = 1"));
+    ASSERT_TRUE(
+        (*db)->Exec("DROP INDEX layers_snapshot; ALTER TABLE layers DROP COLUMN snapshot; "
+                    "PRAGMA user_version = 1"));
   }
   store_ = OpenStore();
   ASSERT_TRUE(store_);
@@ -202,6 +204,9 @@ TEST_F(LayerBlobTest, MigratesVersionOneStore) {
   auto q = (*db)->Prepare("PRAGMA user_version");
   ASSERT_TRUE(q && q->Step());
   EXPECT_EQ(q->Int(0), 2);
+  auto index = (*db)->Prepare("SELECT sql FROM sqlite_master WHERE name = 'layers_snapshot'");
+  ASSERT_TRUE(index && index->Step());
+  EXPECT_EQ(index->Text(0), "CREATE INDEX layers_snapshot ON layers(snapshot)");
 }
 
 TEST_F(LayerBlobTest, GcKeepsTheSnapshotOfAnUnwrittenBlobUntilItIsWritten) {

@@ -188,7 +188,9 @@ Result<void> Store::Migrate() {
         internal::kSchemaVersion)).WithHint("upgrade kiln, or use another --root"));
   if (version < 1) KILN_TRY(db_->Exec(kSchemaV1));
   // v2: a layer's blob may be produced from its snapshot on first use.
-  if (version < 2) KILN_TRY(db_->Exec("ALTER TABLE layers ADD COLUMN snapshot TEXT"));
+  if (version < 2)
+    KILN_TRY(db_->Exec("ALTER TABLE layers ADD COLUMN snapshot TEXT; "
+                       "CREATE INDEX layers_snapshot ON layers(snapshot)"));
   if (version < internal::kSchemaVersion)
     KILN_TRY(db_->Exec(fmt::format("PRAGMA user_version = {}", internal::kSchemaVersion)));
   return tx.Commit();
