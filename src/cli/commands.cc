@@ -1,7 +1,11 @@
 #include "cli/commands.h"
 
+#include <unistd.h>
+
+#include <climits>
 #include <cstdlib>
 
+#include "base/fs.h"
 #include "cli/audit_command.h"
 #include "cli/build_command.h"
 #include "cli/compose_command.h"
@@ -10,9 +14,19 @@
 namespace kiln::cli {
 
 std::string StoreRoot(const GlobalOptions& global) {
-  if (!global.root.empty()) return global.root;
-  if (const char* env = std::getenv("KILN_ROOT"); env && *env) return env;
-  return "/var/lib/kiln";
+  std::string root = "/var/lib/kiln";
+  if (!global.root.empty()) {
+    root = global.root;
+  } else if (const char* env = std::getenv("KILN_ROOT"); env && *env) {
+    root = env;
+  }
+  // Made absolute once: overlayfs and runc want absolute upper and work
+  // dirs, and no path kiln derives from the root may depend on the cwd.
+  if (!root.starts_with('/')) {
+    char cwd[PATH_MAX];
+    if (::getcwd(cwd, sizeof cwd)) root = JoinPath(cwd, root);
+  }
+  return CleanPath(root);
 }
 
 const std::vector<Command>& Commands() {

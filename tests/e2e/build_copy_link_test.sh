@@ -101,6 +101,10 @@ snaps=()
 for s in "$WORK"/rel-root/snapshots/*/; do [ -e "$s/app/a.txt" ] && snaps+=("$s"); done
 expect_eq "COPY snapshots, relative --root" 2 "${#snaps[@]}"
 expect_eq "linked, relative --root" "$(stat -c %i "${snaps[0]}/app/big.bin")" "$(stat -c %i "${snaps[1]}/app/big.bin")"
+# RUN too (runc and overlayfs need absolute upper and work dirs).
+printf 'FROM busybox:latest\nRUN echo ran > /ran\n' >"$WORK/Dockerfile.run"
+rel build -q -t run -f "$WORK/Dockerfile.run" -o "type=local,dest=$WORK/out-run" "$WORK/ctx"
+expect_eq "RUN with a relative --root" ran "$(cat "$WORK/out-run/ran")"
 
 # kiln's digest xattr stays out of the layer.
 kiln_ok save -o "$WORK/v2.tar" v2
