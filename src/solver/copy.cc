@@ -108,6 +108,65 @@ class Background {
   std::thread thread_;
 };
 
+// CopyOptions::parallel: directories wait in a queue and several threads
+// copy them, each directory's entries by one thread. A directory's own
+// owner, mode and times are set only once every directory is done (a later
+// entry would change its mtime).
+class ParallelWalk {
+ public:
+  struct Dir {
+    std::string src_rel, shown;  // in the source root; in the destination root
+    struct stat st;              // the source directory's
+    bool fresh = true;           // made by this copy (nothing to replace in it)
+  };
+
+  void Push(Dir dir) {
+    std::lock_guard<std::mutex> lock(mu_);
+    queue_.push_back(std::move(dir));
+    cv_.notify_one();
+  }
+
+  // Runs `process` on every directory pushed, before or meanwhile, on
+  // `threads` threads (this one among them). The first error.
+  Result<void> Run(int threads, const std::function<Result<void>(const Dir&)>& process) {
+    std::vector<std::thread> helpers;
+    for (int i = 1; i < threads; ++i) helpers.emplace_back([&] { Loop(process); });
+    Loop(process);
+    for (auto& t : helpers) t.join();
+    if (error_) return Fail(*std::exchange(error_, std::nullopt));
+    return Ok();
+  }
+
+  // Every directory processed, once Run has returned.
+  const std::vector<Dir>& done() const { return done_; }
+
+ private:
+  void Loop(const std::function<Result<void>(const Dir&)>& process) {
+    std::unique_lock<std::mutex> lock(mu_);
+    for (;;) {
+      cv_.wait(lock, [&] { return error_ || !queue_.empty() || busy_ == 0; });
+      if (error_ || queue_.empty()) break;
+      Dir dir = std::move(queue_.front());
+      queue_.pop_front();
+      ++busy_;
+      lock.unlock();
+      Result<void> r = process(dir);
+      lock.lock();
+      --busy_;
+      if (!r && !error_) error_ = std::move(r).error();
+      done_.push_back(std::move(dir));
+    }
+    cv_.notify_all();
+  }
+
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<Dir> queue_;       // guarded by mu_
+  int busy_ = 0;                // guarded by mu_
+  std::vector<Dir> done_;       // guarded by mu_
+  std::optional<Error> error_;  // guarded by mu_
+};
+
 // A sha256 digest as the 32 bytes kContentDigestXattr holds: small enough
 // to live inside an ext4 inode, where the hex form would take a 4 KiB
 // block per file.
@@ -497,6 +556,7 @@ namespace {
 enum class DestDir { kMayHaveEntries, kFresh };
 
 struct Copier {
+  Copier(int dst_root_fd, const CopyOptions& options) : dst_root(dst_root_fd), opt(options) {}
   int dst_root;
   const CopyOptions& opt;
   std::map<std::pair<dev_t, ino_t>, std::string> links;  // source inode -> dest path
@@ -508,6 +568,11 @@ struct Copier {
   struct stat tree {};
   // Copies large files' data; the caller waits for it after the walk.
   Background* background = nullptr;
+  // Set in parallel mode: subdirectories go here instead of recursing.
+  ParallelWalk* walk = nullptr;
+  // Guards `links` (and the creation of a hard-linked file's first copy,
+  // so that a second name can link to it).
+  std::mutex links_mu;
 
   uid_t Uid(const struct stat& st) const {
     if (opt.uid) return *opt.uid;
@@ -559,6 +624,15 @@ struct Copier {
   }
 
   // Copies entry `sname` of source dir `sdir` to `dname` in dest dir `ddir`.
+  // A copied directory's owner, mode and times, once its entries are in.
+  Result<void> DirMetadata(int d, const struct stat& st, const std::string& shown) const {
+    if (::fchown(d, Uid(st), Gid(st)) != 0) return Fail(Error::Io(shown, errno, "chown"));
+    if (::fchmod(d, Mode(st)) != 0) return Fail(Error::Io(shown, errno, "chmod"));
+    struct timespec times[2] = {st.st_atim, st.st_mtim};
+    ::futimens(d, times);
+    return Ok();
+  }
+
   // The remembered content digest of source file `st`, when stamping.
   std::optional<Digest> SourceDigest(const struct stat& st) const {
     if (!cache || st.st_dev != tree.st_dev) return std::nullopt;
@@ -600,6 +674,10 @@ struct Copier {
         KILN_TRY_ASSIGN(kept, ClearDest(ddir, dname, shown, true));
       }
       if (!kept && ::mkdirat(ddir, dname.c_str(), 0700) != 0) return Fail(Error::Io(shown, errno, "mkdir"));
+      if (walk) {
+        walk->Push({src_rel, shown, st, !kept});
+        return Ok();
+      }
       int s = ::openat(sdir, sname.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC | (follow_src ? 0 : O_NOFOLLOW));
       if (s < 0) return Fail(Error::Io(src_rel, errno, "open"));
       Fd sfd(s);
@@ -610,14 +688,12 @@ struct Copier {
       if (link_dir >= 0)
         link_child = Fd(::openat(link_dir, dname.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
       KILN_TRY(Contents(s, d, shown, src_rel, kept ? DestDir::kMayHaveEntries : DestDir::kFresh, link_child.get()));
-      if (::fchown(d, Uid(st), Gid(st)) != 0) return Fail(Error::Io(shown, errno, "chown"));
-      if (::fchmod(d, Mode(st)) != 0) return Fail(Error::Io(shown, errno, "chmod"));
-      struct timespec times[2] = {st.st_atim, st.st_mtim};
-      ::futimens(d, times);
-      return Ok();
+      return DirMetadata(d, st, shown);
     }
     if (may_exist) KILN_TRY(ClearDest(ddir, dname, shown, false));
+    std::unique_lock<std::mutex> first_of_links(links_mu, std::defer_lock);
     if (S_ISREG(st.st_mode) && st.st_nlink > 1) {
+      first_of_links.lock();
       auto it = links.find({st.st_dev, st.st_ino});
       if (it != links.end()) {
         auto target = OpenInRoot(dst_root, it->second, O_PATH, FollowLast::kNo);
@@ -697,7 +773,7 @@ Result<void> CopyPath(int src_root_fd, const std::string& src_rel_in, int dst_ro
                       DestKind dest_kind, const CopyOptions& options) {
   std::string src_rel = RelativeToRoot(src_rel_in);
   std::string dst = CleanPath("/" + dst_path);
-  Copier copier{dst_root_fd, options, {}};
+  Copier copier(dst_root_fd, options);
   if (options.stamp_digests) copier.cache = UsableCache(src_root_fd, &copier.tree);
   // The source itself is followed if it is a symlink (BuildKit's
   // FollowSymlinks for COPY sources), but only inside its root.
@@ -713,8 +789,27 @@ Result<void> CopyPath(int src_root_fd, const std::string& src_rel_in, int dst_ro
       if (auto l = OpenInRoot(options.link_from, dst, O_RDONLY | O_DIRECTORY)) link_dir = std::move(*l);
     Background background;
     copier.background = &background;
+    ParallelWalk walk;
+    if (options.parallel) copier.walk = &walk;
     KILN_TRY(copier.Contents(s.get(), d.get(), dst, src_rel, DestDir::kMayHaveEntries, link_dir.get()));
+    if (options.parallel) {
+      int threads = static_cast<int>(std::clamp(std::thread::hardware_concurrency(), 1u, 4u));
+      KILN_TRY(walk.Run(threads, [&](const ParallelWalk::Dir& dir) -> Result<void> {
+        KILN_TRY_ASSIGN(Fd sdir, OpenInRoot(src_root_fd, dir.src_rel, O_RDONLY | O_DIRECTORY, FollowLast::kNo));
+        KILN_TRY_ASSIGN(Fd ddir, OpenInRoot(dst_root_fd, dir.shown, O_RDONLY | O_DIRECTORY, FollowLast::kNo));
+        Fd ldir;
+        if (options.link_from >= 0)
+          if (auto l = OpenInRoot(options.link_from, dir.shown, O_RDONLY | O_DIRECTORY, FollowLast::kNo))
+            ldir = std::move(*l);
+        return copier.Contents(sdir.get(), ddir.get(), dir.shown, dir.src_rel,
+                               dir.fresh ? DestDir::kFresh : DestDir::kMayHaveEntries, ldir.get());
+      }));
+    }
     KILN_TRY(background.Wait());
+    for (const auto& dir : walk.done()) {
+      KILN_TRY_ASSIGN(Fd dfd, OpenInRoot(dst_root_fd, dir.shown, O_RDONLY | O_DIRECTORY, FollowLast::kNo));
+      KILN_TRY(copier.DirMetadata(dfd.get(), dir.st, dir.shown));
+    }
     // The destination directory takes --chown/--chmod like its contents.
     if (options.uid && ::fchown(d.get(), *options.uid, options.gid.value_or(*options.uid)) != 0)
       return Fail(Error::Io(dst, errno, "chown"));

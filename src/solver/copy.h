@@ -103,6 +103,9 @@ struct CopyOptions {
   // have written, so the layer is the same.
   bool stamp_digests = false;
   int link_from = -1;
+  // Copy a directory's subdirectories on several threads (for a copy into
+  // a fresh upper dir; the result is the same as a serial copy's).
+  bool parallel = false;
 };
 
 // Copies `src_rel` from the source root to `dst_path` in the destination

@@ -1088,6 +1088,7 @@ Result<bool> StageBuilder::CopyIntoEmptyDir(Rootfs& rootfs, int source_fd, const
   }
   opt.stamp_digests = true;
   opt.link_from = previous.get();
+  opt.parallel = true;
   KILN_TRY(CopyPath(source_fd, src, upper_fd.get(), rel, DestKind::kDirectory, opt));
   return true;
 }
