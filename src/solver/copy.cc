@@ -397,15 +397,6 @@ Result<Digest> HashFileContent(int fd, const std::string& shown) {
   return h.Finish();
 }
 
-// The installed digest caches; the last one is used.
-std::mutex g_caches_mu;
-std::vector<FileDigestCache*> g_caches;  // GUARDED_BY(g_caches_mu)
-
-FileDigestCache* CurrentCache() {
-  std::lock_guard<std::mutex> lock(g_caches_mu);
-  return g_caches.empty() ? nullptr : g_caches.back();
-}
-
 // Whether remembered digests may be trusted for files on `fs`: local
 // filesystems that keep ctime exactly. Not overlayfs (a COPY --from stage
 // root: its device number does not outlive the mount), not network or FUSE
@@ -423,10 +414,9 @@ bool CtimeIsTrustworthy(const struct statfs& fs) {
   }
 }
 
-// The installed digest cache if remembered digests can be trusted for the
-// tree at `root_fd` (whose stat it fills in), else null.
-FileDigestCache* UsableCache(int root_fd, struct stat* tree) {
-  FileDigestCache* cache = CurrentCache();
+// `cache` if remembered digests can be trusted for the tree at `root_fd`
+// (whose stat it fills in), else null.
+FileDigestCache* UsableCache(FileDigestCache* cache, int root_fd, struct stat* tree) {
   struct statfs fs;
   if (cache && ::fstat(root_fd, tree) == 0 && ::fstatfs(root_fd, &fs) == 0 && CtimeIsTrustworthy(fs)) return cache;
   return nullptr;
@@ -520,18 +510,8 @@ struct Hasher {
 
 }  // namespace
 
-void InstallFileDigestCache(FileDigestCache* cache) {
-  std::lock_guard<std::mutex> lock(g_caches_mu);
-  g_caches.push_back(cache);
-}
-
-void RemoveFileDigestCache(FileDigestCache* cache) {
-  std::lock_guard<std::mutex> lock(g_caches_mu);
-  std::erase(g_caches, cache);
-}
-
 Result<Digest> HashPath(int root_fd, const std::string& rel_in, const ExcludeFn& excluded,
-                        const ExcludeFn& can_skip_dir) {
+                        const ExcludeFn& can_skip_dir, FileDigestCache* digest_cache) {
   std::string rel = RelativeToRoot(rel_in);
   std::string parent = Dirname(rel), name = Basename(rel);
   if (rel == ".") {
@@ -540,7 +520,7 @@ Result<Digest> HashPath(int root_fd, const std::string& rel_in, const ExcludeFn&
   }
   KILN_TRY_ASSIGN(Fd pfd, OpenInRoot(root_fd, parent, O_RDONLY | O_DIRECTORY));
   Hasher hasher(Filter{excluded, can_skip_dir});
-  if (FileDigestCache* cache = UsableCache(root_fd, &hasher.tree)) {
+  if (FileDigestCache* cache = UsableCache(digest_cache, root_fd, &hasher.tree)) {
     hasher.cache = cache;
     hasher.start_ns = cache->Now();
   }
@@ -774,7 +754,7 @@ Result<void> CopyPath(int src_root_fd, const std::string& src_rel_in, int dst_ro
   std::string src_rel = RelativeToRoot(src_rel_in);
   std::string dst = CleanPath("/" + dst_path);
   Copier copier(dst_root_fd, options);
-  if (options.stamp_digests) copier.cache = UsableCache(src_root_fd, &copier.tree);
+  if (options.stamp_digests) copier.cache = UsableCache(options.digest_cache, src_root_fd, &copier.tree);
   // The source itself is followed if it is a symlink (BuildKit's
   // FollowSymlinks for COPY sources), but only inside its root.
   KILN_TRY_ASSIGN(Fd src, OpenInRoot(src_root_fd, src_rel, O_PATH));

@@ -51,12 +51,13 @@ Result<std::vector<std::string>> ExpandSources(int root_fd, const std::string& p
 // target and the sha256 of its content. mtime, atime, owner and inode are left out, so
 // touching a file keeps the digest and changing one byte changes it.
 // Format: docs/formats/cache-key.md. A regular file's content digest comes
-// from the installed FileDigestCache when it has one for the file's current
-// stat, so an unchanged context is not read again (only for files on the
-// root's own filesystem, and only ext2/3/4, xfs, btrfs, f2fs and tmpfs,
-// which keep ctime exactly).
+// from `cache` (may be null) when it has one for the file's current stat,
+// so an unchanged context is not read again (only for files on the root's
+// own filesystem, and only ext2/3/4, xfs, btrfs, f2fs and tmpfs, which keep
+// ctime exactly).
+class FileDigestCache;
 Result<Digest> HashPath(int root_fd, const std::string& rel, const ExcludeFn& excluded,
-                        const ExcludeFn& can_skip_dir = nullptr);
+                        const ExcludeFn& can_skip_dir = nullptr, FileDigestCache* cache = nullptr);
 
 // Content digests of regular files remembered across builds; the local
 // worker backs it with the store's hash cache (store/hash_cache.h).
@@ -74,12 +75,6 @@ class FileDigestCache {
                    int64_t stat_time_ns) = 0;
 };
 
-// Makes HashPath use `cache` (process-wide; the last one installed wins)
-// until it is removed. `cache` must stay valid until RemoveFileDigestCache.
-// The seam exists because HashPath's callers have no worker to ask.
-void InstallFileDigestCache(FileDigestCache* cache);
-void RemoveFileDigestCache(FileDigestCache* cache);
-
 struct CopyOptions {
   std::optional<uid_t> uid;  // --chown; unset keeps 0:0 (Docker's default for COPY)
   std::optional<gid_t> gid;
@@ -95,13 +90,14 @@ struct CopyOptions {
   enum class Owners { kRoot, kSourceOwners } owners = Owners::kRoot;
   // For a copy into a plain directory (a step's upper dir, never through
   // overlayfs, where a link would copy up): each regular file whose content
-  // digest the FileDigestCache knows is stamped with it (archive's
+  // digest `digest_cache` knows is stamped with it (archive's
   // kContentDigestXattr), and a file whose counterpart at the same path
   // under `link_from` (a directory fd, the snapshot the same COPY made last
   // time, or -1) has that digest and the metadata the copy would give is
   // hard-linked instead of copied. Its bytes are then the ones a copy would
   // have written, so the layer is the same.
   bool stamp_digests = false;
+  FileDigestCache* digest_cache = nullptr;
   int link_from = -1;
   // Copy a directory's subdirectories on several threads (for a copy into
   // a fresh upper dir; the result is the same as a serial copy's).

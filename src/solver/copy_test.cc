@@ -322,9 +322,7 @@ class HashPathCacheTest : public CopyTest {
  protected:
   void SetUp() override {
     CopyTest::SetUp();
-    InstallFileDigestCache(&cache_);
   }
-  void TearDown() override { RemoveFileDigestCache(&cache_); }
   struct stat Stat(const std::string& rel) {
     struct stat st;
     EXPECT_EQ(::stat((ctx_->path() + "/" + rel).c_str(), &st), 0);
@@ -336,40 +334,38 @@ class HashPathCacheTest : public CopyTest {
 TEST_F(HashPathCacheTest, UnchangedFilesAreNotReadAgain) {
   Put(ctx_->path(), "app/a.txt", "alpha");
   Put(ctx_->path(), "app/b.txt", "beta");
-  auto h1 = HashPath(ctx_fd_.get(), "app", nullptr);
+  auto h1 = HashPath(ctx_fd_.get(), "app", nullptr, nullptr, &cache_);
   ASSERT_TRUE(h1) << h1.error().Render();
   EXPECT_EQ(cache_.misses, 2);
   EXPECT_EQ(cache_.hits, 0);
   EXPECT_EQ(cache_.digests[MapDigestCache::KeyOf(Stat("app/a.txt"))], Digest::Of("alpha"));
-  EXPECT_EQ(*HashPath(ctx_fd_.get(), "app", nullptr), *h1);
+  EXPECT_EQ(*HashPath(ctx_fd_.get(), "app", nullptr, nullptr, &cache_), *h1);
   EXPECT_EQ(cache_.hits, 2);
   // A remembered digest is used as is, without reading the file: the
   // cache's word is what the key is built from.
   cache_.digests[MapDigestCache::KeyOf(Stat("app/a.txt"))] = Digest::Of("other");
-  EXPECT_NE(*HashPath(ctx_fd_.get(), "app", nullptr), *h1);
+  EXPECT_NE(*HashPath(ctx_fd_.get(), "app", nullptr, nullptr, &cache_), *h1);
   // Without a cache, the same tree hashes the same.
-  RemoveFileDigestCache(&cache_);
   EXPECT_EQ(*HashPath(ctx_fd_.get(), "app", nullptr), *h1);
-  InstallFileDigestCache(&cache_);
 }
 
 TEST_F(HashPathCacheTest, TouchIsACacheMissButTheSameKey) {
   Put(ctx_->path(), "f.txt", "content");
-  auto h1 = HashPath(ctx_fd_.get(), "f.txt", nullptr);
+  auto h1 = HashPath(ctx_fd_.get(), "f.txt", nullptr, nullptr, &cache_);
   ASSERT_TRUE(h1);
   struct timespec times[2] = {{0, UTIME_NOW}, {0, UTIME_NOW}};
   ASSERT_EQ(::utimensat(AT_FDCWD, (ctx_->path() + "/f.txt").c_str(), times, 0), 0);
   int misses = cache_.misses;
-  EXPECT_EQ(*HashPath(ctx_fd_.get(), "f.txt", nullptr), *h1);
+  EXPECT_EQ(*HashPath(ctx_fd_.get(), "f.txt", nullptr, nullptr, &cache_), *h1);
   EXPECT_EQ(cache_.misses, misses + 1);
-  EXPECT_EQ(*HashPath(ctx_fd_.get(), "f.txt", nullptr), *h1);
+  EXPECT_EQ(*HashPath(ctx_fd_.get(), "f.txt", nullptr, nullptr, &cache_), *h1);
   EXPECT_EQ(cache_.misses, misses + 1);
 }
 
 TEST_F(HashPathCacheTest, ContentChangeWithTheSameMtimeAndSizeIsAMiss) {
   Put(ctx_->path(), "f.txt", "one byte: a");
   struct stat before = Stat("f.txt");
-  auto h1 = HashPath(ctx_fd_.get(), "f.txt", nullptr);
+  auto h1 = HashPath(ctx_fd_.get(), "f.txt", nullptr, nullptr, &cache_);
   ASSERT_TRUE(h1);
   // Same size, mtime put back: only ctime tells the change.
   struct stat after;
@@ -385,12 +381,10 @@ TEST_F(HashPathCacheTest, ContentChangeWithTheSameMtimeAndSizeIsAMiss) {
   ASSERT_EQ(after.st_size, before.st_size);
   ASSERT_EQ(after.st_mtim.tv_sec, before.st_mtim.tv_sec);
   ASSERT_EQ(after.st_mtim.tv_nsec, before.st_mtim.tv_nsec);
-  auto h2 = HashPath(ctx_fd_.get(), "f.txt", nullptr);
+  auto h2 = HashPath(ctx_fd_.get(), "f.txt", nullptr, nullptr, &cache_);
   ASSERT_TRUE(h2);
   EXPECT_NE(*h2, *h1);
-  RemoveFileDigestCache(&cache_);
   EXPECT_EQ(*HashPath(ctx_fd_.get(), "f.txt", nullptr), *h2);
-  InstallFileDigestCache(&cache_);
 }
 
 TEST_F(HashPathCacheTest, FilesOnOtherFilesystemsAreAlwaysRead) {
@@ -400,12 +394,12 @@ TEST_F(HashPathCacheTest, FilesOnOtherFilesystemsAreAlwaysRead) {
   ASSERT_TRUE(MakeDirs(ctx_->path() + "/mnt"));
   ASSERT_EQ(::mount("kiln-test", (ctx_->path() + "/mnt").c_str(), "ramfs", 0, nullptr), 0) << errno;
   Put(ctx_->path(), "mnt/inner.txt", "inner");
-  auto h = HashPath(ctx_fd_.get(), ".", nullptr);
+  auto h = HashPath(ctx_fd_.get(), ".", nullptr, nullptr, &cache_);
   EXPECT_EQ(cache_.misses, 1);  // top.txt only
   EXPECT_EQ(cache_.digests.size(), 1u);
   auto mnt = OpenFile(ctx_->path() + "/mnt", O_RDONLY | O_DIRECTORY);
   ASSERT_TRUE(mnt);
-  auto inner = HashPath(mnt->get(), "inner.txt", nullptr);
+  auto inner = HashPath(mnt->get(), "inner.txt", nullptr, nullptr, &cache_);
   mnt->Reset();
   ASSERT_EQ(::umount2((ctx_->path() + "/mnt").c_str(), MNT_DETACH), 0);
   ASSERT_TRUE(h) << h.error().Render();
@@ -423,7 +417,7 @@ TEST_F(HashPathCacheTest, StampedCopyLinksOnlyUnchangedFilesNextTime) {
   Put(ctx_->path(), "app/c.txt", "gamma");
   std::string big(3 << 20, 'x');  // copied on the background thread
   Put(ctx_->path(), "app/big.bin", big);
-  ASSERT_TRUE(HashPath(ctx_fd_.get(), "app", nullptr));
+  ASSERT_TRUE(HashPath(ctx_fd_.get(), "app", nullptr, nullptr, &cache_));
   auto root = [&](const std::string& name) {
     EXPECT_TRUE(MakeDirs(img_->path() + "/" + name));
     return *OpenFile(img_->path() + "/" + name, O_RDONLY | O_DIRECTORY);
@@ -431,6 +425,7 @@ TEST_F(HashPathCacheTest, StampedCopyLinksOnlyUnchangedFilesNextTime) {
   Fd v1 = root("v1"), v2 = root("v2");
   CopyOptions opt;
   opt.stamp_digests = true;
+  opt.digest_cache = &cache_;
   auto r = CopyPath(ctx_fd_.get(), "app", v1.get(), "/dst", DestKind::kDirectory, opt);
   ASSERT_TRUE(r) << r.error().Render();
   char value[128] = {};
@@ -445,7 +440,7 @@ TEST_F(HashPathCacheTest, StampedCopyLinksOnlyUnchangedFilesNextTime) {
   Put(ctx_->path(), "app/sub/b.txt", "BETA");
   std::string forged(32, 'x');
   ASSERT_EQ(::setxattr((img_->path() + "/v1/dst/c.txt").c_str(), "trusted.kiln.sha256", forged.data(), forged.size(), 0), 0);
-  ASSERT_TRUE(HashPath(ctx_fd_.get(), "app", nullptr));
+  ASSERT_TRUE(HashPath(ctx_fd_.get(), "app", nullptr, nullptr, &cache_));
   opt.link_from = v1.get();
   r = CopyPath(ctx_fd_.get(), "app", v2.get(), "/dst", DestKind::kDirectory, opt);
   ASSERT_TRUE(r) << r.error().Render();

@@ -349,7 +349,7 @@ Result<ImageState> StageBuilder::ImageFromContext(const std::string& name, const
                                                   std::string* key) {
   ExcludeFn excluded = [&context](const std::string& p) { return context.ignore.Matches(p); };
   ExcludeFn can_skip_dir = [&context](const std::string& p) { return context.ignore.CanSkipDir(p); };
-  KILN_TRY_ASSIGN(Digest content, HashPath(context.fd.get(), ".", excluded, can_skip_dir));
+  KILN_TRY_ASSIGN(Digest content, HashPath(context.fd.get(), ".", excluded, can_skip_dir, shared_.worker.digest_cache()));
   *key = ChainKey("context:" + name, content.str());
   Worker& worker = shared_.worker;
   ImageState image;
@@ -822,7 +822,8 @@ Result<void> StageBuilder::DoRun(const df::Instruction& ins) {
           const df::Matcher& ignore = local ? local->ignore : shared_.ignore;
           KILN_TRY_ASSIGN(Digest d, HashPath(local ? local->fd.get() : shared_.context_fd.get(),
                                              m.source.empty() ? "." : m.source,
-                                             [&ignore](const std::string& p) { return ignore.Matches(p); }));
+                                             [&ignore](const std::string& p) { return ignore.Matches(p); },
+                                             nullptr, shared_.worker.digest_cache()));
           record += "content=" + d.str() + "\n";
         } else {
           std::string source_key;
@@ -1087,6 +1088,7 @@ Result<bool> StageBuilder::CopyIntoEmptyDir(Rootfs& rootfs, int source_fd, const
     }
   }
   opt.stamp_digests = true;
+  opt.digest_cache = shared_.worker.digest_cache();
   opt.link_from = previous.get();
   opt.parallel = true;
   KILN_TRY(CopyPath(source_fd, src, upper_fd.get(), rel, DestKind::kDirectory, opt));
@@ -1194,7 +1196,7 @@ Result<void> StageBuilder::DoCopy(const df::Instruction& ins, bool is_add) {
     for (auto& m : *matches) {
       ExcludeFn excluded = excluded_under(m);
       ExcludeFn can_skip_dir = excluded_under(m, &df::Matcher::CanSkipDir);
-      KILN_TRY_ASSIGN(Digest d, HashPath(source_fd, m, excluded, can_skip_dir));
+      KILN_TRY_ASSIGN(Digest d, HashPath(source_fd, m, excluded, can_skip_dir, shared_.worker.digest_cache()));
       record += fmt::format("src {} {}\n", m, d.str());
       sources.push_back(std::move(m));
       source_excludes.push_back(std::move(excluded));

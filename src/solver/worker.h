@@ -23,6 +23,8 @@
 
 namespace kiln::solver {
 
+class FileDigestCache;  // solver/copy.h
+
 // One layer of an image known to the store.
 struct LayerRef {
   Digest diff_id;
@@ -170,6 +172,10 @@ class Worker {
   // A scratch directory for the life of the build (secrets' tmpfs, bind
   // mount sources).
   virtual const std::string& scratch_dir() const = 0;
+
+  // Content digests of context files remembered across builds (see
+  // HashPath), or null to read every file.
+  virtual FileDigestCache* digest_cache() { return nullptr; }
 
   // Downloads `url` (http or https) for `ADD <url>` into a fresh directory
   // as the file `filename`, mode 0600, its mtime from Last-Modified when the

@@ -124,9 +124,7 @@ std::string CacheMountId(const std::string& id) {
 LocalWorker::LocalWorker(ImageStore& images, exec::Executor& executor, registry::Client* registry,
                          LocalWorkerOptions options)
     : images_(images), executor_(executor), registry_(registry), options_(std::move(options)),
-      digest_cache_(std::make_unique<StoreDigestCache>(images.store().hash_cache())) {
-  solver::InstallFileDigestCache(digest_cache_.get());
-}
+      digest_cache_(std::make_unique<StoreDigestCache>(images.store().hash_cache())) {}
 
 Result<std::unique_ptr<LocalWorker>> LocalWorker::Create(ImageStore& images, exec::Executor& executor,
                                                          registry::Client* registry, LocalWorkerOptions options) {
@@ -139,7 +137,6 @@ Result<std::unique_ptr<LocalWorker>> LocalWorker::Create(ImageStore& images, exe
 }
 
 LocalWorker::~LocalWorker() {
-  solver::RemoveFileDigestCache(digest_cache_.get());
   // What this build learnt is kept even if the store stays open.
   (void)images_.store().hash_cache().Flush();
   (void)RemoveAll(scratch_dir_);

@@ -46,6 +46,7 @@ class LocalWorker : public solver::Worker {
   Result<std::string> CacheMountDir(const std::string& id) override;
   Result<std::unique_ptr<KeyLock>> LockKey(const std::string& key) override;
   const std::string& scratch_dir() const override { return scratch_dir_; }
+  solver::FileDigestCache* digest_cache() override { return digest_cache_.get(); }
 
   // The cache keys this worker stored (CachePut) or hit (CacheGet), in
   // order, for --cache-to. Thread-safe.

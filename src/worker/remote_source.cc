@@ -343,6 +343,7 @@ class RemoteSourceWorker : public solver::Worker {
   Result<std::string> CacheMountDir(const std::string& id) override { return inner_.CacheMountDir(id); }
   Result<std::unique_ptr<KeyLock>> LockKey(const std::string& key) override { return inner_.LockKey(key); }
   const std::string& scratch_dir() const override { return inner_.scratch_dir(); }
+  solver::FileDigestCache* digest_cache() override { return inner_.digest_cache(); }
   Result<solver::FetchedSource> FetchUrl(const std::string& url, const std::string& filename) override {
     return DownloadUrl(http_, url, filename);
   }
