@@ -54,7 +54,9 @@ class LocalRootfs : public solver::Rootfs {
   Result<void> MountOverlay() {
     if (fd_.valid()) return Ok();
     // sys's overlay takes any number of layers (no page-sized option string).
-    KILN_TRY(sys::MountOverlay(lowerdirs_, upper_, work_, merged_));
+    // Volatile: unmounting a synced overlay syncs the whole upper
+    // filesystem, and the store syncs what it commits anyway.
+    KILN_TRY(sys::MountOverlay(lowerdirs_, upper_, work_, merged_, sys::OverlaySync::kVolatile));
     KILN_TRY_ASSIGN(fd_, OpenFile(merged_, O_RDONLY | O_DIRECTORY));
     return Ok();
   }
@@ -65,7 +67,10 @@ class LocalRootfs : public solver::Rootfs {
     // A child another thread is spawning holds a copy of fd_ until its
     // exec; sys waits for it, so the mount is really gone (the upper dir
     // settled) before a commit reads it.
-    return sys::Unmount(merged_, sys::UnmountMode::kRetryThenDetach);
+    KILN_TRY(sys::Unmount(merged_, sys::UnmountMode::kRetryThenDetach));
+    // The next mount of these dirs (RUN's, or this one's again) refuses a
+    // work dir a volatile mount has marked.
+    return sys::RemoveVolatileMarker(work_);
   }
 
   Result<std::string> UpperDir() override {
