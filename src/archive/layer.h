@@ -71,6 +71,7 @@ struct LayerInfo {
   int64_t size = 0;    // blob size in bytes
   int64_t uncompressed_size = 0;
   int64_t entries = 0; // tar members written (PAX headers not counted)
+  int64_t file_bytes = 0;  // the sizes of all regular files, per path (a snapshot's size)
 };
 
 // Writes the tree under `dir` as a layer tar (compressed per `options`) to
@@ -93,9 +94,12 @@ Result<LayerInfo> WriteLayerFromUpperDir(const std::string& upper_dir, ByteSink&
                                          const LayerWriteOptions& options);
 
 // Lower level: appends the tree's entries to `writer` (no Finish()).
-// Returns the number of entries written.
 enum class TreeKind { kPlain, kOverlayUpper };
-Result<int64_t> WriteTreeEntries(const std::string& dir, TreeKind kind, TarWriter& writer,
+struct TreeStats {
+  int64_t entries = 0;     // tar members written (PAX headers not counted)
+  int64_t file_bytes = 0;  // the sizes of all regular files, per path
+};
+Result<TreeStats> WriteTreeEntries(const std::string& dir, TreeKind kind, TarWriter& writer,
                                  const LayerWriteOptions& options);
 
 enum class WhiteoutMode {

@@ -86,6 +86,8 @@ TEST_F(LayerWriteTest, DirTreeEntriesInOrder) {
   auto info = WriteLayerFromDir(P("root"), sink, Uncompressed());
   ASSERT_TRUE(info) << info.error().Render();
   EXPECT_EQ(info->entries, 11);
+  // hosts, secret, su and its second name: per path, as a snapshot's size.
+  EXPECT_EQ(info->file_bytes, 20 + 6 + 10 + 10);
   EXPECT_EQ(info->diff_id, Digest::Of(tar));
   EXPECT_EQ(info->digest, info->diff_id);
   EXPECT_EQ(info->size, static_cast<int64_t>(tar.size()));

@@ -88,15 +88,15 @@ class TreeWalker {
              const LayerWriteOptions& options)
       : root_(root), kind_(kind), writer_(writer), options_(options), buf_(kCopyBuffer, '\0') {}
 
-  Result<int64_t> Run() {
+  Result<TreeStats> Run() {
     KILN_TRY_ASSIGN(Fd fd, OpenFile(root_, O_RDONLY | O_DIRECTORY));
     KILN_TRY(WalkDir(fd.get(), ""));
-    return entries_;
+    return stats_;
   }
 
  private:
   Result<void> Emit(const TarEntry& e) {
-    ++entries_;
+    ++stats_.entries;
     return writer_.WriteHeader(e);
   }
 
@@ -134,6 +134,7 @@ class TreeWalker {
       return Emit(e);
     }
     if (S_ISSOCK(st.st_mode)) return Ok();  // like docker: sockets are not archived
+    if (S_ISREG(st.st_mode)) stats_.file_bytes += st.st_size;
 
     // Files and directories are opened once, for their xattrs and then
     // their data or entries; anything else (a fifo, a device) is never
@@ -227,7 +228,7 @@ class TreeWalker {
   TarWriter& writer_;
   const LayerWriteOptions& options_;
   std::string buf_;
-  int64_t entries_ = 0;
+  TreeStats stats_;
   std::map<std::pair<dev_t, ino_t>, std::string> links_;
 };
 
@@ -235,7 +236,7 @@ Result<LayerInfo> WriteLayer(const std::string& dir, TreeKind kind, ByteSink& si
                              const LayerWriteOptions& options) {
   KILN_TRY_ASSIGN(auto compressor, CompressingSink::Create(sink, options.compression));
   TarWriter writer(*compressor);
-  KILN_TRY_ASSIGN(int64_t entries, WriteTreeEntries(dir, kind, writer, options));
+  KILN_TRY_ASSIGN(TreeStats stats, WriteTreeEntries(dir, kind, writer, options));
   KILN_TRY(writer.Finish());
   KILN_TRY_ASSIGN(BlobDigests d, compressor->Close());
   LayerInfo info;
@@ -243,7 +244,8 @@ Result<LayerInfo> WriteLayer(const std::string& dir, TreeKind kind, ByteSink& si
   info.digest = d.digest;
   info.size = static_cast<int64_t>(d.size);
   info.uncompressed_size = static_cast<int64_t>(d.uncompressed_size);
-  info.entries = entries;
+  info.entries = stats.entries;
+  info.file_bytes = stats.file_bytes;
   return info;
 }
 
@@ -261,7 +263,7 @@ ExcludeFn ExcludePaths(std::vector<std::string> paths) {
   };
 }
 
-Result<int64_t> WriteTreeEntries(const std::string& dir, TreeKind kind, TarWriter& writer,
+Result<TreeStats> WriteTreeEntries(const std::string& dir, TreeKind kind, TarWriter& writer,
                                  const LayerWriteOptions& options) {
   TreeWalker walker(dir, kind, writer, options);
   return walker.Run();

@@ -59,7 +59,7 @@ Result<SnapshotStaging> Store::PrepareSnapshot(const Digest& chain_id,
   }
   std::string path = JoinPath(tmp_dir_, "snap-" + RandomHex(8));
   if (::mkdir(path.c_str(), 0755) != 0) return Fail(Error::Io(path, errno, "mkdir"));
-  return SnapshotStaging{chain_id, parent, path};
+  return SnapshotStaging{chain_id, parent, path, std::nullopt};
 }
 
 Result<SnapshotInfo> Store::CommitSnapshot(const SnapshotStaging& staging) {
@@ -67,7 +67,7 @@ Result<SnapshotInfo> Store::CommitSnapshot(const SnapshotStaging& staging) {
     (void)AbortSnapshot(staging);
     return Fail(std::move(e).Wrap("committing snapshot {}", staging.chain_id.str()));
   };
-  int64_t size = internal::TreeSize(staging.path);
+  int64_t size = staging.size ? *staging.size : internal::TreeSize(staging.path);
   // 2. Everything the caller wrote reaches the disk before the rename can
   //    make it visible. One syncfs is far cheaper than fsync per file.
   {

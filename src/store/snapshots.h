@@ -22,6 +22,9 @@ struct SnapshotStaging {
   Digest chain_id;
   std::optional<Digest> parent;  // chain id of the layer below, if any
   std::string path;              // absolute directory to populate
+  // The sizes of its regular files, when the caller knows them; else
+  // CommitSnapshot walks the tree for them.
+  std::optional<int64_t> size;
 };
 
 // A ready snapshot.

@@ -291,6 +291,7 @@ Result<solver::Commit> LocalWorker::CommitRootfs(std::unique_ptr<solver::Rootfs>
       (void)st.AbortSnapshot(staging);
       return Fail(Error::Io(staging.path, err, "rename layer into"));
     }
+    staging.size = info.file_bytes;  // the layer walk just summed them
     KILN_TRY_ASSIGN(store::SnapshotInfo snap, st.CommitSnapshot(staging));
     layer.snapshot = snap.path;
     // Only now: the record may name only a ready snapshot.

@@ -90,6 +90,10 @@ TEST_F(LocalWorkerTest, PlainCommitLeavesNoBlobFileUntilTheBlobIsOpened) {
   EXPECT_EQ(layer.media_type, image::kOciLayer);
   EXPECT_EQ(layer.snapshot, store_->root() + "/snapshots/" + layer.chain_id.hex());
   EXPECT_EQ(ReadFile(layer.snapshot + "/app/hello.txt").value_or(""), "hello\n");
+  // Its size comes from the layer walk (no second walk of the tree).
+  auto snap = store_->GetSnapshot(layer.chain_id);
+  ASSERT_TRUE(snap) << snap.error().Render();
+  EXPECT_EQ(snap->size, 6);
 
   EXPECT_FALSE(PathExists(store_->blobs().Path(layer.blob)));
   EXPECT_TRUE(store_->HasBlob(layer.blob));
