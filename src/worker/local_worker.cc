@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <thread>
 
 #include <nlohmann/json.hpp>
 
@@ -255,6 +256,19 @@ Result<solver::Commit> LocalWorker::CommitRootfs(std::unique_ptr<solver::Rootfs>
   // is written when the image first leaves the store (Store::OpenBlob).
   archive::LayerInfo info;
   if (plain) {
+    // CommitSnapshot syncs the filesystem before it publishes the snapshot;
+    // flushing now, on another thread, overlaps that disk work with this
+    // walk, so the sync there finds little left to do.
+    struct Flush {
+      std::thread thread;
+      ~Flush() { thread.join(); }
+    } flush{std::thread([dir = rootfs.upper()] {
+      int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+      if (fd >= 0) {
+        ::syncfs(fd);
+        ::close(fd);
+      }
+    })};
     archive::NullSink hash_only;
     KILN_TRY_ASSIGN(info, archive::WriteLayerFromUpperDir(rootfs.upper(), hash_only, wopt));
   } else {
