@@ -2,6 +2,7 @@
 
 #include <libdeflate.h>
 #include <zlib.h>
+#include <unistd.h>
 #include <zstd.h>
 
 #include <condition_variable>
@@ -13,6 +14,7 @@
 #include <thread>
 #include <vector>
 
+#include "base/fs.h"
 #include "base/strings.h"
 
 namespace kiln::archive {
@@ -140,21 +142,45 @@ struct CompressingSink::Impl {
     auto input = std::make_shared<std::string>(std::move(chunk));
     chunk = std::string();
     chunk.reserve(options.chunk_size);
-    Job job = options.compression == Compression::kNone
-                  // The one worker hashes the chunks in order while the
-                  // caller reads the next ones: SHA-256 is the cost here.
-                  ? Job([this, input](ChunkCompressor&) -> Result<std::string> {
-                      diff_hasher.Update(*input);
-                      return std::move(*input);
-                    })
-                  : Job([input](ChunkCompressor& c) { return c.Compress(*input); });
+    if (options.compression == Compression::kNone) {
+      return Submit(Job([this, input](ChunkCompressor&) -> Result<std::string> {
+        diff_hasher.Update(*input);
+        KILN_TRY(out.Write(*input));
+        return std::string();
+      }));
+    }
+    return Submit(Job([input](ChunkCompressor& c) { return c.Compress(*input); }));
+  }
+
+  // Uncompressed with a worker, the worker hashes (SHA-256 is the cost
+  // here) and writes everything, in order, while the caller walks on; a
+  // file's data it reads itself, so a big file holds no buffer.
+  bool worker_writes() const { return options.compression == Compression::kNone && !workers.empty(); }
+
+  Result<void> SubmitFile(int fd, int64_t size, const std::string& shown) {
+    if (!chunk.empty()) KILN_TRY(SubmitChunk());
+    auto file = std::make_shared<Fd>(::dup(fd));
+    if (!file->valid()) return Fail(Error::Io(shown, errno, "dup"));
+    return Submit(Job([this, file, size, shown](ChunkCompressor&) -> Result<std::string> {
+      KILN_TRY(ReadPieces(file->get(), size, shown, options.chunk_size, [this](std::string_view piece) {
+        diff_hasher.Update(piece);
+        return out.Write(piece);
+      }));
+      return std::string();
+    }));
+  }
+
+  Result<void> Submit(Job job) {
     pending.push_back(job.get_future());
     {
       std::lock_guard<std::mutex> lock(mu);
       queue.push_back(std::move(job));
     }
     cv.notify_one();
-    return DrainPending(2 * workers.size());
+    // Uncompressed jobs are cheap to queue and the worker catches up in
+    // bursts: let the caller run further ahead (at most this many chunks
+    // of memory).
+    return DrainPending(worker_writes() ? 32 : 2 * workers.size());
   }
 
   Result<void> DrainPending(size_t keep) {
@@ -162,7 +188,7 @@ struct CompressingSink::Impl {
       Result<std::string> c = pending.front().get();
       pending.pop_front();
       if (!c) return Fail(std::move(c).error());
-      KILN_TRY(WriteCompressed(*c));
+      if (!worker_writes()) KILN_TRY(WriteCompressed(*c));
     }
     return Ok();
   }
@@ -209,8 +235,7 @@ Result<std::unique_ptr<CompressingSink>> CompressingSink::Create(ByteSink& out,
 Result<void> CompressingSink::Write(std::string_view data) {
   Impl& s = *impl_;
   if (s.closed) return Fail(Error::Invalid("write to a closed compressing sink"));
-  bool hashed_by_worker = s.options.compression == Compression::kNone && !s.workers.empty();
-  if (!hashed_by_worker) s.diff_hasher.Update(data);
+  if (!s.worker_writes()) s.diff_hasher.Update(data);
   while (!data.empty()) {
     size_t take = std::min(data.size(), s.options.chunk_size - s.chunk.size());
     s.chunk.append(data.substr(0, take));
@@ -221,6 +246,14 @@ Result<void> CompressingSink::Write(std::string_view data) {
     }
   }
   return Ok();
+}
+
+Result<void> CompressingSink::WriteFrom(int fd, int64_t size, const std::string& shown) {
+  Impl& s = *impl_;
+  if (s.closed) return Fail(Error::Invalid("write to a closed compressing sink"));
+  if (!s.worker_writes()) return ByteSink::WriteFrom(fd, size, shown);
+  if (size > 0) s.wrote_chunk = true;
+  return s.SubmitFile(fd, size, shown);
 }
 
 Result<BlobDigests> CompressingSink::Close() {

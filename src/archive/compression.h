@@ -58,6 +58,7 @@ class CompressingSink : public ByteSink {
   ~CompressingSink() override;
 
   Result<void> Write(std::string_view data) override;
+  Result<void> WriteFrom(int fd, int64_t size, const std::string& shown) override;
   // Compresses and writes what is buffered, waits for workers, and
   // finishes the digests.
   [[nodiscard]] Result<BlobDigests> Close();

@@ -79,6 +79,35 @@ LayerWriteOptions Uncompressed() {
   return o;
 }
 
+// Uncompressed with a worker thread, big files' data is read and hashed
+// on that thread; the bytes and digests are the ones the caller's thread
+// alone writes.
+TEST_F(LayerWriteTest, WorkerReadBigFilesGiveTheSameLayer) {
+  ASSERT_TRUE(MakeDirs(P("big/a")));
+  std::string big(3 << 20, 'q');
+  big[12345] = 'x';
+  Write(P("big/a/one.bin"), big, 0644);
+  Write(P("big/a/small.txt"), "small", 0644);
+  Write(P("big/two.bin"), std::string((1 << 20) + 7, 'w'), 0600);
+  Write(P("big/z.txt"), "last", 0644);
+  for (const char* p : {"big/a/one.bin", "big/a/small.txt", "big/two.bin", "big/z.txt", "big/a"})
+    SetTime(P(p), 1600000000);
+  LayerWriteOptions inline_only = Uncompressed();
+  inline_only.compression.threads = 0;
+  std::string want, got;
+  StringSink want_sink(want), got_sink(got);
+  auto w = WriteLayerFromDir(P("big"), want_sink, inline_only);
+  auto g = WriteLayerFromDir(P("big"), got_sink, Uncompressed());
+  ASSERT_TRUE(w) << w.error().Render();
+  ASSERT_TRUE(g) << g.error().Render();
+  EXPECT_EQ(got.size(), want.size());
+  EXPECT_TRUE(got == want);
+  EXPECT_EQ(g->diff_id, Digest::Of(want));
+  EXPECT_EQ(g->diff_id, w->diff_id);
+  EXPECT_EQ(g->size, w->size);
+  EXPECT_EQ(g->file_bytes, static_cast<int64_t>(big.size() + 5 + (1 << 20) + 7 + 4));
+}
+
 TEST_F(LayerWriteTest, DirTreeEntriesInOrder) {
   MakeTree(P("root"));
   std::string tar;

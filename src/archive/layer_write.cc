@@ -26,6 +26,7 @@ bool IsBuilderXattr(std::string_view name) {
 namespace {
 
 constexpr size_t kCopyBuffer = 256 * 1024;
+constexpr int64_t kHandOffFile = 1 << 20;
 
 // Xattrs that describe the build host rather than the file are not copied:
 // SELinux labels, ACLs in the system namespace, overlayfs's and kiln's
@@ -174,6 +175,8 @@ class TreeWalker {
         e.type = TarType::kFile;
         e.size = st.st_size;
         KILN_TRY(Emit(e));
+        // A big file's data may be read by the sink's own thread.
+        if (e.size >= kHandOffFile) return writer_.WriteFileData(fd.get(), e.size, path);
         int64_t left = e.size;
         while (left > 0) {
           ssize_t n = ::read(fd.get(), buf_.data(), std::min<int64_t>(left, buf_.size()));

@@ -2,12 +2,34 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <memory>
 
 #include "base/fs.h"
 
 namespace kiln::archive {
+
+Result<void> ReadPieces(int fd, int64_t size, const std::string& shown, size_t buf_size,
+                        const std::function<Result<void>(std::string_view)>& take) {
+  std::unique_ptr<char[]> buf(new char[buf_size]);
+  while (size > 0) {
+    ssize_t n = ::read(fd, buf.get(), static_cast<size_t>(std::min<int64_t>(size, static_cast<int64_t>(buf_size))));
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return Fail(Error::Io(shown, errno, "read"));
+    }
+    if (n == 0) return Fail(Error::Invalid(fmt::format("{}: file shrank while archiving", shown)));
+    KILN_TRY(take(std::string_view(buf.get(), static_cast<size_t>(n))));
+    size -= n;
+  }
+  return Ok();
+}
+
+Result<void> ByteSink::WriteFrom(int fd, int64_t size, const std::string& shown) {
+  return ReadPieces(fd, size, shown, 256 * 1024, [this](std::string_view piece) { return Write(piece); });
+}
 
 Result<void> FdSink::Write(std::string_view data) {
   return WriteAll(fd_, data, what_);

@@ -7,6 +7,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -23,7 +24,17 @@ class ByteSink {
   // Appends all of `data`. Errors are kIo (or whatever the sink's backend
   // reports); after an error the sink's state is unspecified.
   [[nodiscard]] virtual Result<void> Write(std::string_view data) = 0;
+  // Appends the next `size` bytes of `fd` (from its offset; the caller's fd
+  // may be closed once this returns). kInvalid "<shown>: file shrank while
+  // archiving" if it ends early. By default this reads and Writes; a sink
+  // may hand the reading to another thread.
+  [[nodiscard]] virtual Result<void> WriteFrom(int fd, int64_t size, const std::string& shown);
 };
+
+// Reads the next `size` bytes of `fd` in pieces of at most `buf_size`,
+// passing each to `take`; the same errors as ByteSink::WriteFrom.
+[[nodiscard]] Result<void> ReadPieces(int fd, int64_t size, const std::string& shown, size_t buf_size,
+                                      const std::function<Result<void>(std::string_view)>& take);
 
 // A source of bytes. Not thread-safe.
 class ByteSource {

@@ -273,6 +273,16 @@ Result<void> TarWriter::WriteData(std::string_view data) {
   return Emit(data);
 }
 
+Result<void> TarWriter::WriteFileData(int fd, int64_t size, const std::string& shown) {
+  if (size > remaining_)
+    return Fail(Error::Invalid(fmt::format("tar entry {}: more data than its declared size",
+                                           Quote(current_))));
+  remaining_ -= size;
+  bytes_written_ += size;
+  KILN_TRY(Flush());  // what is buffered goes first
+  return sink_.WriteFrom(fd, size, shown);
+}
+
 Result<void> TarWriter::Finish() {
   KILN_TRY(WritePadding());
   static const char kZeros[2 * kBlock] = {};

@@ -84,6 +84,9 @@ class TarWriter {
   // Appends data of the current kFile member. kInvalid if it would exceed
   // the size declared in its header.
   [[nodiscard]] Result<void> WriteData(std::string_view data);
+  // Appends `size` bytes of data read from `fd` (ByteSink::WriteFrom), the
+  // same as WriteData of them.
+  [[nodiscard]] Result<void> WriteFileData(int fd, int64_t size, const std::string& shown);
   // Pads the last member, writes the two zero blocks and flushes.
   // kInvalid if the last member's data is incomplete.
   [[nodiscard]] Result<void> Finish();
