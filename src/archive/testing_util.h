@@ -1,6 +1,7 @@
 #pragma once
 
-// Test helpers shared by the archive tests (never used outside tests).
+// Test helpers for tests that make or read tar streams (never used outside
+// tests).
 
 #include <dirent.h>
 #include <fcntl.h>
@@ -92,6 +93,18 @@ inline Result<std::vector<Member>> ReadTar(std::string_view tar) {
     }
     out.push_back(std::move(m));
   }
+}
+
+// The regular files of a tar stream, path -> content; a bad stream fails
+// the test.
+inline std::map<std::string, std::string> TarFiles(std::string_view tar) {
+  std::map<std::string, std::string> files;
+  auto members = ReadTar(tar);
+  EXPECT_TRUE(members) << members.error().Render();
+  if (!members) return files;
+  for (auto& m : *members)
+    if (m.entry.type == TarType::kFile) files[m.entry.path] = std::move(m.data);
+  return files;
 }
 
 inline void Check(int rc, const char* what) { ASSERT_EQ(rc, 0) << what << ": " << strerror(errno); }

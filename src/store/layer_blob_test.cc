@@ -10,6 +10,7 @@
 #include "archive/layer.h"
 #include "archive/stream.h"
 #include "archive/tar.h"
+#include "archive/testing_util.h"
 #include "store/sqlite_internal.h"
 #include "store/store.h"
 #include "store/store_internal.h"
@@ -36,21 +37,7 @@ std::string LayerTar(const std::string& dir) {
 }
 
 // path -> contents of the regular files in a plain tar.
-std::map<std::string, std::string> TarFiles(const std::string& tar) {
-  archive::StringSource source(tar);
-  archive::TarReader reader(source, "layer");
-  std::map<std::string, std::string> files;
-  for (;;) {
-    auto entry = reader.Next();
-    EXPECT_TRUE(entry) << entry.error().Render();
-    if (!entry || !*entry) return files;
-    if ((*entry)->type != archive::TarType::kFile) continue;
-    std::string data((*entry)->size, '\0');
-    auto n = reader.ReadData(std::span<char>(data.data(), data.size()));
-    EXPECT_TRUE(n && *n == data.size());
-    files[(*entry)->path] = data;
-  }
-}
+using archive::testing::TarFiles;
 
 class LayerBlobTest : public testing::StoreTest {
  protected:

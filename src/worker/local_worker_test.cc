@@ -9,6 +9,7 @@
 
 #include "archive/stream.h"
 #include "archive/tar.h"
+#include "archive/testing_util.h"
 #include "base/fs.h"
 #include "image/oci.h"
 
@@ -24,21 +25,7 @@ class NoExecutor : public exec::Executor {
 };
 
 // path -> contents of the regular files in a tar.
-std::map<std::string, std::string> TarFiles(const std::string& tar) {
-  archive::StringSource source(tar);
-  archive::TarReader reader(source, "layer");
-  std::map<std::string, std::string> files;
-  for (;;) {
-    auto entry = reader.Next();
-    EXPECT_TRUE(entry) << entry.error().Render();
-    if (!entry || !*entry) return files;
-    if ((*entry)->type != archive::TarType::kFile) continue;
-    std::string data((*entry)->size, '\0');
-    auto n = reader.ReadData(std::span<char>(data.data(), data.size()));
-    EXPECT_TRUE(n && *n == data.size());
-    files[(*entry)->path] = data;
-  }
-}
+using archive::testing::TarFiles;
 
 class LocalWorkerTest : public ::testing::Test {
  protected:
