@@ -507,7 +507,10 @@ Result<BuildOutcome> RunBuildRequest(const GlobalOptions& global, const BuildReq
   outcome.image_id = stored.record.config;
   outcome.manifest = stored.record.manifest;
   outcome.tags = tags;
-  for (const auto& out : outputs) KILN_TRY(WriteOutput(*env, stored, tags, out));
+  for (const auto& out : outputs) {
+    KILN_TRY_ASSIGN(std::optional<Digest> pushed, WriteOutput(*env, stored, tags, out));
+    if (pushed) outcome.manifest = *pushed;  // what the registry has (layers gzipped)
+  }
   if (req.push) {
     if (tags.empty()) return Fail(Error::Usage("--push needs a tag (-t NAME)"));
     for (const auto& t : tags) {

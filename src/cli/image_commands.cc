@@ -264,8 +264,13 @@ Result<void> Inspect(const GlobalOptions& g, const std::vector<std::string>& arg
     for (const auto& t : TagsOf(*env, img.record.manifest)) {
       KILN_TRY_ASSIGN(image::Reference r, image::Reference::Parse(t));
       in.repo_tags.push_back(r);
-      auto with_digest = image::Reference::FromParts(r.domain(), r.path(), "", img.record.manifest);
-      if (with_digest) in.repo_digests.push_back(*with_digest);
+      // What a push left in that repository (its own manifest when layers
+      // were compressed on the way), else the stored manifest.
+      KILN_TRY_ASSIGN(std::optional<Digest> pushed, env->store->GetRepoDigest(img.record.manifest, r.Name()));
+      auto with_digest = image::Reference::FromParts(r.domain(), r.path(), "", pushed.value_or(img.record.manifest));
+      if (with_digest && std::find(in.repo_digests.begin(), in.repo_digests.end(), *with_digest) ==
+                             in.repo_digests.end())
+        in.repo_digests.push_back(*with_digest);
     }
     for (int64_t s : LayerSizes(*env, img)) in.size += s;
     inputs.push_back(std::move(in));

@@ -137,23 +137,29 @@ Result<void> FlattenImage(Env& env, const worker::StoredImage& image, const std:
   return Ok();
 }
 
-Result<void> WriteOutput(Env& env, const worker::StoredImage& image, const std::vector<std::string>& tags,
-                         const OutputSpec& out) {
+Result<std::optional<Digest>> WriteOutput(Env& env, const worker::StoredImage& image,
+                                          const std::vector<std::string>& tags, const OutputSpec& out) {
+  std::optional<Digest> pushed;
   switch (out.type) {
     case OutputSpec::Type::kImage:
     case OutputSpec::Type::kRegistry:
       if (out.push) {
         if (tags.empty()) return Fail(Error::Usage("push=true needs a tag (-t NAME)"));
-        for (const auto& t : tags) KILN_TRY(PushStored(env, image, t, ProgressMode::kPlain));
+        for (const auto& t : tags) {
+          KILN_TRY_ASSIGN(PushResult r, PushStored(env, image, t, ProgressMode::kPlain));
+          pushed = r.digest;
+        }
       }
-      return Ok();
+      return pushed;
     case OutputSpec::Type::kOci:
     case OutputSpec::Type::kDocker:
-      return SaveImages(env, {image}, {tags}, out.type == OutputSpec::Type::kOci ? SaveFormat::kOci : SaveFormat::kDocker,
-                        out.dest);
+      KILN_TRY(SaveImages(env, {image}, {tags},
+                          out.type == OutputSpec::Type::kOci ? SaveFormat::kOci : SaveFormat::kDocker, out.dest));
+      return pushed;
     case OutputSpec::Type::kLocal: {
       KILN_TRY(MakeDirs(out.dest));
-      return FlattenImage(env, image, out.dest);
+      KILN_TRY(FlattenImage(env, image, out.dest));
+      return pushed;
     }
     case OutputSpec::Type::kTar: {
       KILN_TRY_ASSIGN(std::string tmp, env.store->CreateWorkDir());
@@ -168,10 +174,10 @@ Result<void> WriteOutput(Env& env, const worker::StoredImage& image, const std::
       archive::LayerWriteOptions opt;
       opt.compression.compression = archive::Compression::kNone;
       KILN_TRY(archive::WriteLayerFromDir(tmp, sink, opt));
-      return Ok();
+      return pushed;
     }
   }
-  return Ok();
+  return pushed;
 }
 
 Result<PushResult> PushStored(Env& env, const worker::StoredImage& image, const std::string& name,
@@ -182,6 +188,7 @@ Result<PushResult> PushStored(Env& env, const worker::StoredImage& image, const 
   auto source = env.images->NewBlobSource();
   auto digest = env.registry->Push(ref, *push, *source);
   if (!digest) return Fail(std::move(digest).error().Wrap("pushing {}", ref.String()));
+  KILN_TRY(env.store->SetRepoDigest(image.record.manifest, ref.Name(), *digest));
   if (mode != ProgressMode::kQuiet)
     std::fprintf(stderr, "pushed %s: digest: %s size: %zu\n", ref.String().c_str(), digest->str().c_str(),
                  push->manifest_bytes.size());

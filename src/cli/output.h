@@ -23,9 +23,10 @@ struct OutputSpec {
 // "type=registry". kUsage names the bad spec.
 Result<std::vector<OutputSpec>> ParseOutputs(const std::vector<std::string>& specs);
 
-// Writes `image` per `out`.
-Result<void> WriteOutput(Env& env, const worker::StoredImage& image, const std::vector<std::string>& tags,
-                         const OutputSpec& out);
+// Writes `image` per `out`. For a push=true output, returns the digest of
+// the manifest pushed (the registry's, which --metadata-file reports).
+Result<std::optional<Digest>> WriteOutput(Env& env, const worker::StoredImage& image,
+                                          const std::vector<std::string>& tags, const OutputSpec& out);
 
 // Saves images as an archive (kiln save, -o type=oci|docker).
 enum class SaveFormat { kOci, kDocker };
@@ -41,8 +42,9 @@ struct PushResult {
 // Pushes `image` as `name` (a normalized reference), its uncompressed layers
 // gzipped (worker::PushRequest), and unless `mode` is kQuiet prints
 // "pushed NAME: digest: D size: N" to stderr. The manifest pushed differs
-// from the stored one when a layer was compressed. Errors are wrapped
-// "pushing NAME".
+// from the stored one when a layer was compressed; its digest is recorded
+// for NAME's repository (Store::SetRepoDigest, `kiln inspect`'s
+// RepoDigests). Errors are wrapped "pushing NAME".
 Result<PushResult> PushStored(Env& env, const worker::StoredImage& image, const std::string& name, ProgressMode mode);
 
 // Loads `image` into a Docker engine through its API socket ($DOCKER_HOST

@@ -172,11 +172,12 @@ TEST_F(LayerBlobTest, MigratesVersionOneStore) {
   ASSERT_TRUE(store_->PutLayer({blob, blob, "gzip", 5}));
   store_.reset();
   {
-    // Back to the v1 schema, which had no layers.snapshot.
+    // Back to the v1 schema, which had no layers.snapshot (nor the later
+    // repo_digests table).
     auto db = internal::Db::Open(JoinPath(root_, "kiln.db"), 1000);
     ASSERT_TRUE(db);
     ASSERT_TRUE(
-        (*db)->Exec("DROP INDEX layers_snapshot; ALTER TABLE layers DROP COLUMN snapshot; "
+        (*db)->Exec("DROP TABLE repo_digests; DROP INDEX layers_snapshot; ALTER TABLE layers DROP COLUMN snapshot; "
                     "PRAGMA user_version = 1"));
   }
   store_ = OpenStore();
@@ -190,7 +191,7 @@ TEST_F(LayerBlobTest, MigratesVersionOneStore) {
   ASSERT_TRUE(db);
   auto q = (*db)->Prepare("PRAGMA user_version");
   ASSERT_TRUE(q && q->Step());
-  EXPECT_EQ(q->Int(0), 2);
+  EXPECT_EQ(q->Int(0), internal::kSchemaVersion);
   auto index = (*db)->Prepare("SELECT sql FROM sqlite_master WHERE name = 'layers_snapshot'");
   ASSERT_TRUE(index && index->Step());
   EXPECT_EQ(index->Text(0), "CREATE INDEX layers_snapshot ON layers(snapshot)");

@@ -208,6 +208,25 @@ Result<void> Store::RemoveImage(const Digest& manifest) {
   return tx.Commit();
 }
 
+Result<void> Store::SetRepoDigest(const Digest& manifest, std::string_view repository, const Digest& digest) {
+  std::lock_guard<std::mutex> lock(db_mu_);
+  KILN_TRY_ASSIGN(Stmt q, db_->Prepare("SELECT 1 FROM images WHERE manifest = ?1"));
+  KILN_TRY_ASSIGN(bool found, q.Bind(1, manifest.str()).Step());
+  if (!found) return Fail(Error::NotFound(fmt::format("image {} not found", manifest.str())));
+  KILN_TRY_ASSIGN(Stmt ins, db_->Prepare("INSERT OR REPLACE INTO repo_digests(manifest, repository, digest) "
+                                         "VALUES (?1, ?2, ?3)"));
+  return ins.Bind(1, manifest.str()).Bind(2, repository).Bind(3, digest.str()).Run();
+}
+
+Result<std::optional<Digest>> Store::GetRepoDigest(const Digest& manifest, std::string_view repository) {
+  std::lock_guard<std::mutex> lock(db_mu_);
+  KILN_TRY_ASSIGN(Stmt q, db_->Prepare("SELECT digest FROM repo_digests WHERE manifest = ?1 AND repository = ?2"));
+  KILN_TRY_ASSIGN(bool row, q.Bind(1, manifest.str()).Bind(2, repository).Step());
+  if (!row) return std::optional<Digest>();
+  KILN_TRY_ASSIGN(Digest d, Digest::Parse(q.Text(0)));
+  return std::optional<Digest>(std::move(d));
+}
+
 Result<void> Store::SetTag(std::string_view name, const Digest& manifest) {
   if (name.empty()) return Fail(Error::Invalid("empty tag name"));
   std::lock_guard<std::mutex> lock(db_mu_);

@@ -191,6 +191,14 @@ Result<void> Store::Migrate() {
   if (version < 2)
     KILN_TRY(db_->Exec("ALTER TABLE layers ADD COLUMN snapshot TEXT; "
                        "CREATE INDEX layers_snapshot ON layers(snapshot)"));
+  // v3: the digest a registry holds an image under, when a push made its own
+  // manifest (layers compressed on the way).
+  if (version < 3)
+    KILN_TRY(db_->Exec("CREATE TABLE repo_digests ("
+                       "  manifest   TEXT NOT NULL REFERENCES images(manifest) ON DELETE CASCADE,"
+                       "  repository TEXT NOT NULL,"
+                       "  digest     TEXT NOT NULL,"
+                       "  PRIMARY KEY (manifest, repository))"));
   if (version < internal::kSchemaVersion)
     KILN_TRY(db_->Exec(fmt::format("PRAGMA user_version = {}", internal::kSchemaVersion)));
   return tx.Commit();

@@ -158,6 +158,15 @@ class Store {
   // kNotFound when there is no such image.
   [[nodiscard]] Result<void> RemoveImage(const Digest& manifest);
 
+  // Records that `repository` (a normalized name without tag or digest,
+  // "127.0.0.1:5000/app") holds image `manifest` under `digest`: a push that
+  // compresses layers on the way makes a manifest of its own. Replaces an
+  // earlier record; goes away with the image. kNotFound for no such image.
+  [[nodiscard]] Result<void> SetRepoDigest(const Digest& manifest, std::string_view repository,
+                                           const Digest& digest);
+  // The digest recorded for `manifest` in `repository`, if any.
+  [[nodiscard]] Result<std::optional<Digest>> GetRepoDigest(const Digest& manifest, std::string_view repository);
+
   // Points `name` at an existing image (kNotFound otherwise), replacing any
   // previous target.
   [[nodiscard]] Result<void> SetTag(std::string_view name, const Digest& manifest);

@@ -12,7 +12,7 @@
 namespace kiln::store::internal {
 
 // Current schema version (PRAGMA user_version); see docs/formats/store.md.
-inline constexpr int kSchemaVersion = 2;
+inline constexpr int kSchemaVersion = 3;
 
 // Names in a directory, without "." and "..", sorted. A missing directory
 // yields an empty list.

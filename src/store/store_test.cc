@@ -73,7 +73,7 @@ TEST_F(StoreMetadataTest, ReopenKeepsDataAndSchema) {
   auto got = store_->ResolveTag("docker.io/library/a:latest");
   ASSERT_TRUE(got);
   EXPECT_EQ(*got, img.manifest);
-  EXPECT_EQ(UserVersion(), 2);
+  EXPECT_EQ(UserVersion(), internal::kSchemaVersion);
 }
 
 TEST_F(StoreMetadataTest, NewerSchemaIsUnsupported) {
@@ -87,7 +87,7 @@ TEST_F(StoreMetadataTest, NewerSchemaIsUnsupported) {
   ASSERT_FALSE(s);
   EXPECT_EQ(s.error().code(), ErrorCode::kUnsupported);
   EXPECT_EQ(s.error().Render(),
-            fmt::format("{}/kiln.db: schema version 7 is newer than this kiln supports (2)\n"
+            fmt::format("{}/kiln.db: schema version 7 is newer than this kiln supports (3)\n"
                         "while opening store {}\n"
                         "hint: upgrade kiln, or use another --root\n",
                         root_, root_));
@@ -106,6 +106,29 @@ TEST_F(StoreMetadataTest, ImageRoundTripWithTags) {
   ASSERT_TRUE(refs);
   EXPECT_EQ(refs->size(), 3u);  // config, layer, and the manifest itself
   EXPECT_NE(std::find(refs->begin(), refs->end(), Ref{RefKind::kBlob, img.manifest}), refs->end());
+}
+
+TEST_F(StoreMetadataTest, RepoDigestsAreKeptPerRepositoryAndGoWithTheImage) {
+  ImageRecord img = AddImage("app", 1);
+  Digest pushed = Digest::Of("the pushed manifest"), again = Digest::Of("pushed again");
+  auto none = store_->GetRepoDigest(img.manifest, "127.0.0.1:5000/app");
+  ASSERT_TRUE(none) << none.error().Render();
+  EXPECT_EQ(*none, std::nullopt);
+  ASSERT_TRUE(store_->SetRepoDigest(img.manifest, "127.0.0.1:5000/app", pushed));
+  EXPECT_EQ(*store_->GetRepoDigest(img.manifest, "127.0.0.1:5000/app"), pushed);
+  EXPECT_EQ(*store_->GetRepoDigest(img.manifest, "127.0.0.1:5000/other"), std::nullopt);
+  ASSERT_TRUE(store_->SetRepoDigest(img.manifest, "127.0.0.1:5000/app", again));
+  EXPECT_EQ(*store_->GetRepoDigest(img.manifest, "127.0.0.1:5000/app"), again);
+  // Re-recording the image keeps it; removing the image drops it.
+  ASSERT_TRUE(store_->PutImage(img, {}));
+  EXPECT_EQ(*store_->GetRepoDigest(img.manifest, "127.0.0.1:5000/app"), again);
+  ASSERT_TRUE(store_->RemoveImage(img.manifest));
+  ASSERT_TRUE(store_->PutImage(img, {}));
+  EXPECT_EQ(*store_->GetRepoDigest(img.manifest, "127.0.0.1:5000/app"), std::nullopt);
+  Digest nothing = Digest::Of("no image");
+  auto r = store_->SetRepoDigest(nothing, "a", pushed);
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().message(), fmt::format("image {} not found", nothing.str()));
 }
 
 TEST_F(StoreMetadataTest, PutImageNeedsItsBlobs) {

@@ -49,6 +49,18 @@ kiln_ok tag layers:1 "$REGISTRY/layers:1"
 kiln_ok push "$REGISTRY/layers:1"
 [[ "$OUT" =~ ^1:\ digest:\ (sha256:[0-9a-f]{64})\ size:\ [0-9]+$ ]] || fail "push printed: $OUT"
 DIGEST=${BASH_REMATCH[1]}
+# The registry's manifest (layers gzipped on the way) is not the stored one;
+# inspect shows the digest the registry has for that repository, as docker.
+expect_eq "pushed manifest digest" "$DIGEST" \
+  "sha256:$(skopeo inspect --tls-verify=false --raw "docker://$REGISTRY/layers:1" | sha256sum | cut -d' ' -f1)"
+kiln_ok inspect "$REGISTRY/layers:1"
+expect_eq "RepoDigests after push" "[\"$REGISTRY/layers@$DIGEST\"]" \
+  "$(echo "$OUT" | jq -c --arg r "$REGISTRY/" '[.[0].RepoDigests[] | select(startswith($r))]')"
+# -o type=image,push=true: --metadata-file reports the pushed manifest too.
+kiln_ok build -q -t "$REGISTRY/layers:pushed" -o type=image,push=true --metadata-file "$WORK/push-meta.json" "$CTX"
+expect_eq "metadata digest of a push=true output" \
+  "sha256:$(skopeo inspect --tls-verify=false --raw "docker://$REGISTRY/layers:pushed" | sha256sum | cut -d' ' -f1)" \
+  "$(jq -r '."containerimage.digest"' "$WORK/push-meta.json")"
 expect_eq "registry layer media type" "application/vnd.oci.image.layer.v1.tar+gzip" \
   "$(skopeo inspect --tls-verify=false --raw "docker://$REGISTRY/layers:1" | jq -r '.layers[1].mediaType')"
 KILN_ROOT=$WORK/other kiln_ok pull -q "$REGISTRY/layers:1"
