@@ -1207,6 +1207,15 @@ TEST_F(BuilderTest, AddUrlChecksumMismatchRedactsThePassword) {
                                              Digest::Of("y").str(), Digest::Of("x").str()));
 }
 
+// The image history and the progress step name ship with the image and the
+// logs: the URL's password is redacted there (BuildKit writes it as is).
+TEST_F(BuilderTest, AddUrlPasswordIsRedactedInHistoryAndProgress) {
+  worker_.AddUrl("https://u:pw1234@example.com/v", "x");
+  BuildResult r = MustBuild("FROM busybox\nADD https://u:pw1234@example.com/v /v\n");
+  EXPECT_EQ(History(r), (std::vector<std::string>{"ADD https://u:xxxxx@example.com/v /v # buildkit"}));
+  for (const auto& line : progress_.StepLines()) EXPECT_EQ(line.find("pw1234"), std::string::npos) << line;
+}
+
 TEST_F(BuilderTest, AddUrlThatIsNotFoundFailsAtTheInstruction) {
   auto r = Build("FROM busybox\nADD https://example.com/missing /m\n");
   ASSERT_FALSE(r);

@@ -187,16 +187,17 @@ class Worker {
 
   // The commit `source.ref` ("" for HEAD) names on the remote now (git
   // ls-remote), so the cache key is known without a clone; a full commit id
-  // is returned as is. kNotFound when the remote has no such ref, kNetwork
-  // when it cannot be read. The default is kUnsupported.
+  // is returned as is. kNotFound when the remote has no such ref, kAuth when
+  // it refuses the credentials, kNetwork when it cannot be read otherwise.
+  // The default is kUnsupported.
   virtual Result<std::string> ResolveGit(const GitSource& source) {
     return Fail(Error::Unsupported(fmt::format("this worker cannot read {}", RedactUrl(source.remote))));
   }
 
   // Checks out `source` at `source.ref` (shallow) into a fresh directory,
   // without .git unless `keep_git_dir`. kNotFound when the ref does not
-  // exist, kNetwork when the remote cannot be read. The default is
-  // kUnsupported.
+  // exist, kAuth when the remote refuses the credentials, kNetwork when it
+  // cannot be read otherwise. The default is kUnsupported.
   virtual Result<FetchedSource> FetchGit(const GitSource& source) {
     return Fail(Error::Unsupported(fmt::format("this worker cannot clone {}", RedactUrl(source.remote))));
   }
