@@ -132,6 +132,14 @@ Result<void> RemoveAll(const std::string& path) {
   return RemoveAt(AT_FDCWD, path.c_str(), path);
 }
 
+Result<std::vector<std::string>> ListDirectoryIfExists(const std::string& dir) {
+  auto fd = OpenFile(dir, O_RDONLY | O_DIRECTORY);
+  if (!fd && (fd.error().sys_errno() == ENOENT || fd.error().sys_errno() == ENOTDIR))
+    return std::vector<std::string>{};
+  if (!fd) return Fail(std::move(fd).error());
+  return ListDirectory(fd->get(), dir);
+}
+
 Result<std::vector<std::string>> ListDirectory(int dirfd, std::string_view shown) {
   // A fresh open fd of the same directory: readdir needs a readable fd of
   // its own, and fdopendir would take ownership of `dirfd`.

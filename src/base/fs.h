@@ -60,6 +60,10 @@ bool PathExists(const std::string& path);
 // closed), sorted bytewise, without "." and "..". Errors: kIo/kNotFound
 // naming `shown`, e.g. "opendir /ctx/a: Permission denied".
 [[nodiscard]] Result<std::vector<std::string>> ListDirectory(int dirfd, std::string_view shown = "directory");
+// The names in directory `dir` as ListDirectory gives them, or none when
+// there is no directory there (ENOENT or ENOTDIR); other errors as
+// OpenFile's.
+[[nodiscard]] Result<std::vector<std::string>> ListDirectoryIfExists(const std::string& dir);
 
 // Joins with exactly one '/' between parts.
 std::string JoinPath(std::string_view a, std::string_view b);

@@ -67,6 +67,16 @@ TEST(FsTest, ReadMissingFileIsNotFound) {
   EXPECT_EQ(r.error().message(), "open /nonexistent/kiln: No such file or directory");
 }
 
+TEST(FsTest, ListDirectoryIfExistsTakesAMissingDirectoryAsEmpty) {
+  auto dir = TempDir::Create();
+  ASSERT_TRUE(dir);
+  for (auto n : {"b", "a"}) ASSERT_TRUE(WriteFile(dir->path() + "/" + n, ""));
+  EXPECT_EQ(*ListDirectoryIfExists(dir->path()), (std::vector<std::string>{"a", "b"}));
+  EXPECT_EQ(*ListDirectoryIfExists(dir->path() + "/missing"), std::vector<std::string>{});
+  EXPECT_EQ(*ListDirectoryIfExists(dir->path() + "/a/under-a-file"), std::vector<std::string>{});
+  EXPECT_EQ(*ListDirectoryIfExists(dir->path() + "/a"), std::vector<std::string>{});  // a file
+}
+
 TEST(FsTest, ListDirectoryIsSortedWithoutDots) {
   auto dir = TempDir::Create();
   ASSERT_TRUE(dir);

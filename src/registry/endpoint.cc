@@ -22,14 +22,6 @@ std::string HostOf(std::string_view registry) {
   return std::string(CutString(registry, ':').first);
 }
 
-Result<std::vector<std::string>> ListDir(const std::string& dir) {
-  auto fd = OpenFile(dir, O_RDONLY | O_DIRECTORY);
-  if (!fd && (fd.error().sys_errno() == ENOENT || fd.error().sys_errno() == ENOTDIR))
-    return std::vector<std::string>{};
-  if (!fd) return Fail(std::move(fd).error());
-  return ListDirectory(fd->get(), dir);
-}
-
 }  // namespace
 
 bool IsLoopbackRegistry(std::string_view registry) {
@@ -50,7 +42,7 @@ Result<Endpoint> ResolveEndpoint(std::string_view registry, const EndpointOption
   if (insecure || options.certs_dir.empty()) return ep;
 
   std::string dir = JoinPath(options.certs_dir, registry);
-  KILN_TRY_ASSIGN(auto names, ListDir(dir));
+  KILN_TRY_ASSIGN(auto names, ListDirectoryIfExists(dir));
   for (const auto& n : names) {
     std::string path = JoinPath(dir, n);
     if (EndsWith(n, ".crt")) {

@@ -22,7 +22,7 @@ constexpr std::string_view kHelloHex =
 class BlobStoreTest : public StoreTest {
  protected:
   std::vector<std::string> TmpFiles() {
-    auto names = internal::ListDir(JoinPath(root_, "tmp/" + store_->TEST_session()));
+    auto names = ListDirectoryIfExists(JoinPath(root_, "tmp/" + store_->TEST_session()));
     EXPECT_TRUE(names);
     return names ? *names : std::vector<std::string>{};
   }
@@ -208,10 +208,10 @@ TEST_F(BlobStoreTest, SameBlobFromThreadsAndProcessesAtOnce) {
   }
   EXPECT_EQ(bad.load(), 0);
   EXPECT_TRUE(store_->blobs().Verify(want));
-  auto blobs = internal::ListDir(JoinPath(root_, "blobs/sha256"));
+  auto blobs = ListDirectoryIfExists(JoinPath(root_, "blobs/sha256"));
   ASSERT_TRUE(blobs);
   EXPECT_EQ(*blobs, std::vector<std::string>{want.hex()});
-  auto tmp = internal::ListDir(JoinPath(root_, "tmp"));
+  auto tmp = ListDirectoryIfExists(JoinPath(root_, "tmp"));
   ASSERT_TRUE(tmp);
   EXPECT_EQ(*tmp, std::vector<std::string>{store_->TEST_session()});
   EXPECT_TRUE(TmpFiles().empty());

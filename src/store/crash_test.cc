@@ -87,11 +87,11 @@ TEST_F(CrashTest, KillNineAtRandomPointsLeavesUsableStore) {
     ASSERT_TRUE(check) << check.error().Render();
     EXPECT_THAT(check->problems, IsEmpty()) << "round " << round << " delay " << delay;
     for (const char* area : {"tmp", "work"}) {
-      auto names = internal::ListDir(JoinPath(root_, area));
+      auto names = ListDirectoryIfExists(JoinPath(root_, area));
       ASSERT_TRUE(names);
       EXPECT_EQ(*names, std::vector<std::string>{me}) << area << " round " << round;
     }
-    auto locks = internal::ListDir(JoinPath(root_, "locks/sessions"));
+    auto locks = ListDirectoryIfExists(JoinPath(root_, "locks/sessions"));
     ASSERT_TRUE(locks);
     EXPECT_EQ(*locks, std::vector<std::string>{me + ".lock"});
     // Every ready snapshot is complete.
@@ -128,10 +128,10 @@ TEST_F(CrashTest, KillNineAtRandomPointsLeavesUsableStore) {
   all.images = PruneImages::kAll;
   auto r = store_->Prune(all);
   ASSERT_TRUE(r) << r.error().Render();
-  auto blobs = internal::ListDir(JoinPath(root_, "blobs/sha256"));
+  auto blobs = ListDirectoryIfExists(JoinPath(root_, "blobs/sha256"));
   ASSERT_TRUE(blobs);
   EXPECT_THAT(*blobs, IsEmpty());
-  auto snaps = internal::ListDir(JoinPath(root_, "snapshots"));
+  auto snaps = ListDirectoryIfExists(JoinPath(root_, "snapshots"));
   ASSERT_TRUE(snaps);
   EXPECT_THAT(*snaps, IsEmpty());
 }

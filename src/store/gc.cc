@@ -109,7 +109,7 @@ Result<std::vector<std::string>> Column(Db& db, std::string_view sql, std::optio
 Result<std::map<std::string, int64_t>> BlobFiles(const std::string& root) {
   std::map<std::string, int64_t> out;
   std::string dir = JoinPath(root, "blobs/sha256");
-  KILN_TRY_ASSIGN(auto names, internal::ListDir(dir));
+  KILN_TRY_ASSIGN(auto names, ListDirectoryIfExists(dir));
   for (const auto& n : names) {
     auto d = Digest::Parse("sha256:" + n);
     if (!d) continue;  // not ours; leave it
@@ -204,7 +204,7 @@ Result<PruneReport> Store::Prune(const PruneOptions& options) {
   if (options.build_cache && options.cache_unused_for <= 0) KILN_TRY(hash_cache_->Clear());
   if (options.cache_mounts) {
     std::string dir = JoinPath(root_, "cache-mounts");
-    KILN_TRY_ASSIGN(report.cache_mounts, internal::ListDir(dir));
+    KILN_TRY_ASSIGN(report.cache_mounts, ListDirectoryIfExists(dir));
     for (const auto& id : report.cache_mounts) {
       report.reclaimed += internal::TreeSize(JoinPath(dir, id));
       KILN_TRY(RemoveAll(JoinPath(dir, id)));
@@ -256,7 +256,7 @@ Result<DiskUsage> Store::GetDiskUsage() {
   add(du.snapshots, all_snapshots);
   du.snapshots.count = static_cast<int64_t>(g.snapshot_size.size());
   std::string mounts = JoinPath(root_, "cache-mounts");
-  KILN_TRY_ASSIGN(auto ids, internal::ListDir(mounts));
+  KILN_TRY_ASSIGN(auto ids, ListDirectoryIfExists(mounts));
   du.cache_mounts.count = static_cast<int64_t>(ids.size());
   for (const auto& id : ids) du.cache_mounts.size += internal::TreeSize(JoinPath(mounts, id));
   return du;
@@ -288,7 +288,7 @@ Result<CheckReport> Store::Check(CheckMode mode) {
       KILN_TRY(del.Bind(1, chain).Run());
     }
   }
-  KILN_TRY_ASSIGN(auto dirs, internal::ListDir(JoinPath(root_, "snapshots")));
+  KILN_TRY_ASSIGN(auto dirs, ListDirectoryIfExists(JoinPath(root_, "snapshots")));
   for (const auto& name : dirs) {
     if (g.snapshot_size.count("sha256:" + name)) continue;
     KILN_TRY_ASSIGN(Stmt q, db_->Prepare("SELECT session FROM snapshots WHERE chain_id = ?1"));

@@ -66,7 +66,7 @@ class LayerBlobTest : public testing::StoreTest {
 
   std::string SnapshotPath(const Digest& chain) { return JoinPath(root_, "snapshots/" + chain.hex()); }
   std::vector<std::string> StagingFiles() {
-    auto names = internal::ListDir(JoinPath(root_, "tmp/" + store_->TEST_session()));
+    auto names = ListDirectoryIfExists(JoinPath(root_, "tmp/" + store_->TEST_session()));
     return names ? *names : std::vector<std::string>{};
   }
 

@@ -30,7 +30,7 @@ class SnapshotTest : public testing::StoreTest {
     return *staging;
   }
   std::vector<std::string> Dir(std::string_view rel) {
-    auto names = internal::ListDir(JoinPath(root_, rel));
+    auto names = ListDirectoryIfExists(JoinPath(root_, rel));
     EXPECT_TRUE(names);
     return names ? *names : std::vector<std::string>{};
   }

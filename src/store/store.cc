@@ -20,20 +20,13 @@ using internal::Tx;
 
 namespace internal {
 
-Result<std::vector<std::string>> ListDir(const std::string& dir) {
-  auto fd = OpenFile(dir, O_RDONLY | O_DIRECTORY);
-  if (!fd && fd.error().sys_errno() == ENOENT) return std::vector<std::string>{};
-  if (!fd) return Fail(std::move(fd).error());
-  return ListDirectory(fd->get(), dir);
-}
-
 int64_t TreeSize(const std::string& path) {
   struct stat st;
   if (::lstat(path.c_str(), &st) != 0) return 0;
   if (S_ISREG(st.st_mode)) return st.st_size;
   if (!S_ISDIR(st.st_mode)) return 0;
   int64_t total = 0;
-  auto names = ListDir(path);
+  auto names = ListDirectoryIfExists(path);
   if (!names) return 0;
   for (const auto& n : *names) total += TreeSize(JoinPath(path, n));
   return total;
@@ -221,7 +214,7 @@ Result<void> Store::Recover() {
   KILN_TRY_ASSIGN(FileLock cleanup,
                   FileLock::Acquire(JoinPath(root_, "locks/cleanup"), LockMode::kExclusive));
   // 1. Dead sessions' tmp/ and work/ areas, then their lock files.
-  KILN_TRY_ASSIGN(auto lock_names, internal::ListDir(JoinPath(root_, "locks/sessions")));
+  KILN_TRY_ASSIGN(auto lock_names, ListDirectoryIfExists(JoinPath(root_, "locks/sessions")));
   for (const std::string& name : lock_names) {
     std::string path = JoinPath(root_, "locks/sessions/" + name);
     std::string session;
@@ -237,7 +230,7 @@ Result<void> Store::Recover() {
     ::unlink(path.c_str());
   }
   for (const char* area : {"tmp", "work"}) {
-    KILN_TRY_ASSIGN(auto names, internal::ListDir(JoinPath(root_, area)));
+    KILN_TRY_ASSIGN(auto names, ListDirectoryIfExists(JoinPath(root_, area)));
     for (const std::string& name : names)
       if (!SessionAlive(name)) KILN_TRY(RemoveAll(JoinPath(root_, std::string(area) + "/" + name)));
   }
@@ -291,7 +284,7 @@ Result<void> Store::Recover() {
   //    that died between record and rmdir. Commit holds the snapshot's
   //    commit lock across rename + record, so take it before deciding.
   std::sort(keep_dirs.begin(), keep_dirs.end());
-  KILN_TRY_ASSIGN(auto dirs, internal::ListDir(JoinPath(root_, "snapshots")));
+  KILN_TRY_ASSIGN(auto dirs, ListDirectoryIfExists(JoinPath(root_, "snapshots")));
   for (const std::string& name : dirs) {
     if (std::binary_search(keep_dirs.begin(), keep_dirs.end(), name)) continue;
     KILN_TRY_ASSIGN(FileLock commit_lock,

@@ -14,10 +14,6 @@ namespace kiln::store::internal {
 // Current schema version (PRAGMA user_version); see docs/formats/store.md.
 inline constexpr int kSchemaVersion = 3;
 
-// Names in a directory, without "." and "..", sorted. A missing directory
-// yields an empty list.
-Result<std::vector<std::string>> ListDir(const std::string& dir);
-
 // Sum of st_size over regular files under `path` (not following symlinks).
 int64_t TreeSize(const std::string& path);
 
