@@ -1,5 +1,6 @@
 #include "archive/compression.h"
 
+#include <fcntl.h>
 #include <libdeflate.h>
 #include <zlib.h>
 #include <unistd.h>
@@ -159,7 +160,7 @@ struct CompressingSink::Impl {
 
   Result<void> SubmitFile(int fd, int64_t size, const std::string& shown) {
     if (!chunk.empty()) KILN_TRY(SubmitChunk());
-    auto file = std::make_shared<Fd>(::dup(fd));
+    auto file = std::make_shared<Fd>(::fcntl(fd, F_DUPFD_CLOEXEC, 0));
     if (!file->valid()) return Fail(Error::Io(shown, errno, "dup"));
     return Submit(Job([this, file, size, shown](ChunkCompressor&) -> Result<std::string> {
       KILN_TRY(ReadPieces(file->get(), size, shown, options.chunk_size, [this](std::string_view piece) {

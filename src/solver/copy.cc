@@ -712,26 +712,34 @@ struct Copier {
                            const std::optional<Digest>& digest = std::nullopt) {
     int d = ::openat(ddir, dname.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
     if (d < 0) return Fail(Error::Io(shown, errno, "create"));
-    // The file exists now (a later hard link to it can be made); its data
-    // and metadata may follow on the background thread.
-    auto fill = [this, st, shown, digest, src = std::make_shared<Fd>(::dup(s)), dst = std::make_shared<Fd>(d)]()
-        -> Result<void> {
+    Fd dst(d);
+    if (background && st.st_size >= kLargeFile) {
+      // The file exists now (a later hard link to it can be made); its data
+      // and metadata follow on the background thread, with its own fds.
+      auto src = std::make_shared<Fd>(::fcntl(s, F_DUPFD_CLOEXEC, 0));
       if (!src->valid()) return Fail(Error::Io(shown, errno, "dup"));
-      KILN_TRY(CopyFileData(src->get(), dst->get(), shown));
-      if (digest) {
-        std::string value = DigestBytes(*digest);
-        // Only an optimisation for the next build: a filesystem without
-        // trusted xattrs just never links.
-        (void)::fsetxattr(dst->get(), archive::kContentDigestXattr, value.data(), value.size(), 0);
-      }
-      if (::fchown(dst->get(), Uid(st), Gid(st)) != 0) return Fail(Error::Io(shown, errno, "chown"));
-      if (::fchmod(dst->get(), Mode(st)) != 0) return Fail(Error::Io(shown, errno, "chmod"));
-      struct timespec times[2] = {st.st_atim, st.st_mtim};
-      ::futimens(dst->get(), times);
-      return Ok();
-    };
-    if (background && st.st_size >= kLargeFile) return background->Submit(std::move(fill));
-    return fill();
+      auto out = std::make_shared<Fd>(std::move(dst));
+      return background->Submit(
+          [this, st, shown, digest, src, out] { return FillFile(src->get(), out->get(), st, shown, digest); });
+    }
+    return FillFile(s, dst.get(), st, shown, digest);
+  }
+
+  // Copies a new file's data, digest stamp, owner, mode and times.
+  Result<void> FillFile(int s, int d, const struct stat& st, const std::string& shown,
+                        const std::optional<Digest>& digest) {
+    KILN_TRY(CopyFileData(s, d, shown));
+    if (digest) {
+      std::string value = DigestBytes(*digest);
+      // Only an optimisation for the next build: a filesystem without
+      // trusted xattrs just never links.
+      (void)::fsetxattr(d, archive::kContentDigestXattr, value.data(), value.size(), 0);
+    }
+    if (::fchown(d, Uid(st), Gid(st)) != 0) return Fail(Error::Io(shown, errno, "chown"));
+    if (::fchmod(d, Mode(st)) != 0) return Fail(Error::Io(shown, errno, "chmod"));
+    struct timespec times[2] = {st.st_atim, st.st_mtim};
+    ::futimens(d, times);
+    return Ok();
   }
 
   Result<void> Contents(int sdir, int ddir, const std::string& shown, const std::string& src_rel,
